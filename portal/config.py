@@ -1,0 +1,108 @@
+"""Settings for both applications, read once from the environment.
+
+Every setting has a safe default; anything unsafe or malformed raises `ConfigError` with a single
+line that says what to change, so an operator never has to read a traceback to fix a deployment.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The checkout the portal runs from: templates, static files and migrations live beside the
+package, so the portal is installed editable from its checkout (the Makefile does this)."""
+
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
+_DATABASE_SCHEMES = ("sqlite", "postgresql")
+
+
+class ConfigError(Exception):
+    """A setting is missing, malformed or unsafe; the message is one line an operator can act on."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the two applications need from their environment.
+
+    Tests build this directly with temporary folders; deployments use `Settings.from_env()`.
+    """
+
+    instance_dir: Path
+    keys_dir: Path
+    database_url: str
+    plain_http: bool = False
+    """Serve over plain HTTP (local development, or an onion service without a certificate):
+    cookies then lose their Secure attribute and `__Host-` prefix. Off unless asked for."""
+    max_request_bytes: int = 10 * 1024 * 1024
+    """The largest request body accepted; anything bigger gets the plain 413 page."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read `PORTAL_*` variables, applying defaults and refusing anything unsafe."""
+        env = os.environ if environ is None else environ
+        instance_dir = _directory(env, "PORTAL_INSTANCE_DIR", PROJECT_ROOT / "instance")
+        keys_dir = _directory(env, "PORTAL_KEYS_DIR", PROJECT_ROOT / "keys")
+        database_url = env.get("PORTAL_DATABASE_URL", "").strip() or sqlite_url(
+            instance_dir / "portal.sqlite3"
+        )
+        return cls(
+            instance_dir=instance_dir,
+            keys_dir=keys_dir,
+            database_url=_checked_database_url(database_url),
+            plain_http=_flag(env, "PORTAL_PLAIN_HTTP"),
+            max_request_bytes=_megabytes(env, "PORTAL_MAX_REQUEST_MB", default=10),
+        )
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of a SQLite database file."""
+    return f"sqlite:///{path}"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (mode 0700) if needed and refuse it if other users may write to it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(f"{path} is writable by other users: run chmod go-w {path}")
+    return path
+
+
+def _directory(env: Mapping[str, str], name: str, default: Path) -> Path:
+    value = env.get(name, "").strip()
+    path = Path(value).expanduser() if value else default
+    if not path.is_absolute():
+        raise ConfigError(f"{name} must be an absolute path, got {value!r}")
+    return path
+
+
+def _checked_database_url(url: str) -> str:
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme not in _DATABASE_SCHEMES:
+        raise ConfigError(
+            "PORTAL_DATABASE_URL must start with sqlite:/// or postgresql://, "
+            f"got a {scheme or 'blank'} URL"
+        )
+    return url
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in _TRUE_WORDS:
+        return True
+    if value in _FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name} must be 1 or 0, got {value!r}")
+
+
+def _megabytes(env: Mapping[str, str], name: str, *, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default * 1024 * 1024
+    if not value.isdigit() or int(value) == 0:
+        raise ConfigError(f"{name} must be a whole number of megabytes above 0, got {value!r}")
+    return int(value) * 1024 * 1024

@@ -1,0 +1,76 @@
+"""Database engine and the per-request session.
+
+SQLite is the embedded default and PostgreSQL the production engine; both are set up here so
+that the rest of the portal never needs to know which one it is talking to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+_EXTENSION = "portal.db"
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    # Deleted rows are overwritten with zeros rather than left in free pages.
+    "PRAGMA secure_delete=ON",
+    # An acknowledged submission must survive a power cut, not only a process crash.
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=10000",
+)
+
+
+def make_engine(database_url: str) -> Engine:
+    """Create an engine with the portal's settings for either supported database."""
+    # hide_parameters: a failed statement must never put submitted values into a log line.
+    options: dict[str, Any] = {"hide_parameters": True}
+    if database_url.startswith("sqlite"):
+        engine = create_engine(database_url, **options)
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
+        return engine
+    # pre_ping: a PostgreSQL restart costs one reconnect, not a failed submission.
+    return create_engine(database_url, pool_pre_ping=True, **options)
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control from the sqlite3 module, which otherwise begins transactions
+    # only before writes; SQLAlchemy then emits BEGIN itself (see _begin_sqlite_transaction).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in _SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def init_app(app: Flask, engine: Engine) -> None:
+    """Give `app` a session per application context, closed (and rolled back) at teardown."""
+    app.extensions[_EXTENSION] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def get_engine(app: Flask) -> Engine:
+    """The engine behind `app`'s sessions."""
+    return app.extensions[_EXTENSION].kw["bind"]
+
+
+def get_session() -> Session:
+    """The database session of the current request, created on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions[_EXTENSION]()
+    return g.db_session
+
+
+def _close_session(_error: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

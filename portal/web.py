@@ -1,0 +1,42 @@
+"""What both sites share: one function that builds a Flask app with the portal's baseline."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
+
+from portal import db, errors, logs, security
+from portal.config import PROJECT_ROOT, Settings
+from portal.instance import load_or_create_secret_key
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
+
+
+def build_app(import_name: str, settings: Settings, *, site: str) -> Flask:
+    """A Flask app for `site` ("submit" or "review") with its own templates, secret key and
+    cookie, CSRF protection, security headers, plain error pages, anonymous logs and database."""
+    app = Flask(import_name, static_folder=STATIC_DIR, static_url_path="/static")
+    # Each site sees its own template folder, plus the shared layout pieces under "common/".
+    app.jinja_loader = ChoiceLoader(  # type: ignore[assignment]
+        [
+            FileSystemLoader(TEMPLATES_DIR / site),
+            PrefixLoader({"common": FileSystemLoader(TEMPLATES_DIR / "common")}),
+        ]
+    )
+    app.config.update(
+        SECRET_KEY=load_or_create_secret_key(settings.instance_dir, f"{site}-secret-key"),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        # Flask-WTF's HTTPS check wants a Referer from this site, but both sites send
+        # Referrer-Policy: no-referrer, so browsers send none. The session's token and its
+        # SameSite=Strict cookie are the protection.
+        WTF_CSRF_SSL_STRICT=False,
+    )
+    app.extensions["portal.settings"] = settings
+    logs.configure()
+    security.init_app(app, cookie_name=f"portal-{site}", plain_http=settings.plain_http)
+    CSRFProtect(app)
+    errors.init_app(app)
+    db.init_app(app, db.make_engine(settings.database_url))
+    return app

@@ -1,0 +1,103 @@
+"""Fixtures shared by every test: settings in temporary folders, databases, both applications.
+
+Database tests run twice, on SQLite and on a real PostgreSQL server. CSRF protection stays on in
+every application the tests build: tests submit forms the way a browser does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal import create_review_app, create_submit_app, db, migrate
+from portal.config import Settings, sqlite_url
+from portal.keys import RECIPIENTS_FILE
+from tests.support import postgres
+from tests.support.components import unavailable
+
+# A public recipient (the example in age's documentation): safe to commit, decrypts nothing here.
+TEST_RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> Iterator[str]:
+    """A database of its own for this test run on a real PostgreSQL server."""
+    try:
+        server_url = postgres.find_server_url()
+    except postgres.NoServer as error:
+        unavailable(str(error))
+    with postgres.throwaway_database(server_url) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path / "portal.sqlite3")
+        return
+    with postgres.throwaway_schema(request.getfixturevalue("postgres_database_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """A URL to a database migrated to the newest schema."""
+    migrate.upgrade(empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+def keys_dir(tmp_path: Path) -> Path:
+    """A keys folder holding a recipients file and nothing else."""
+    path = tmp_path / "keys"
+    path.mkdir()
+    (path / RECIPIENTS_FILE).write_text(f"# test recipient\n{TEST_RECIPIENT}\n")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, keys_dir: Path, database_url: str) -> Settings:
+    return Settings(
+        instance_dir=tmp_path / "instance", keys_dir=keys_dir, database_url=database_url
+    )
+
+
+class HttpsClient(FlaskClient):
+    """A test client that speaks HTTPS, as browsers do in production: Secure cookies flow."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.environ_base["wsgi.url_scheme"] = "https"
+
+
+def _disposing(app: Flask) -> Iterator[Flask]:
+    app.test_client_class = HttpsClient
+    yield app
+    db.get_engine(app).dispose()
+
+
+@pytest.fixture
+def submit_app(settings: Settings) -> Iterator[Flask]:
+    yield from _disposing(create_submit_app(settings))
+
+
+@pytest.fixture
+def review_app(settings: Settings) -> Iterator[Flask]:
+    yield from _disposing(create_review_app(settings))
+
+
+@pytest.fixture(params=["submit", "review"])
+def any_app(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Flask]:
+    """Each application in turn, for the guarantees both must keep."""
+    factory = create_submit_app if request.param == "submit" else create_review_app
+    yield from _disposing(factory(settings))
+
+
+@pytest.fixture
+def client(any_app: Flask) -> FlaskClient:
+    return any_app.test_client()
