@@ -42,31 +42,34 @@ def find_server_url() -> str:
 
 
 @contextmanager
+def _created_then_dropped(url: str, create: str, drop: str) -> Iterator[None]:
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(create))
+        yield
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(drop))
+        admin.dispose()
+
+
+@contextmanager
 def throwaway_database(server_url: str) -> Iterator[str]:
     """Create a database for this test run and drop it (with its connections) afterwards."""
     name = f"portal_test_{secrets.token_hex(6)}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    with _created_then_dropped(
+        server_url, f'CREATE DATABASE "{name}"', f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    ):
         yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextmanager
 def throwaway_schema(database_url: str) -> Iterator[str]:
     """A fresh schema in `database_url`; the yielded URL makes it the connection's search path."""
     name = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{name}"'))
+    with _created_then_dropped(
+        database_url, f'CREATE SCHEMA "{name}"', f'DROP SCHEMA IF EXISTS "{name}" CASCADE'
+    ):
         url = make_url(database_url).update_query_dict({"options": f"-csearch_path={name}"})
         yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        admin.dispose()
