@@ -1,0 +1,98 @@
+"""Encrypting and decrypting whole age files, in memory or as streams."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from portal.crypto.armor import ArmoredReader, looks_armored
+from portal.crypto.errors import HeaderError, MacMismatch, NoIdentityMatch, RecipientMixError
+from portal.crypto.format import (
+    FILE_KEY_SIZE,
+    Identity,
+    Recipient,
+    header_mac,
+    macs_match,
+    read_header,
+    write_header,
+)
+from portal.crypto.scrypt import STANZA_TYPE as SCRYPT_TYPE
+from portal.crypto.stream import (
+    NONCE_SIZE,
+    decrypt_payload,
+    encrypt_payload,
+    payload_key,
+    read_up_to,
+)
+
+
+def encrypt(plaintext: bytes, recipients: Sequence[Recipient]) -> bytes:
+    """`plaintext` as a binary age file that each of `recipients` can decrypt."""
+    ciphertext = io.BytesIO()
+    encrypt_stream(io.BytesIO(plaintext), ciphertext, recipients)
+    return ciphertext.getvalue()
+
+
+def decrypt(ciphertext: bytes, identities: Sequence[Identity]) -> bytes:
+    """The plaintext of an age file (binary or armored), using the first identity that fits."""
+    plaintext = io.BytesIO()
+    decrypt_stream(io.BytesIO(ciphertext), plaintext, identities)
+    return plaintext.getvalue()
+
+
+def encrypt_stream(
+    source: BinaryIO, destination: BinaryIO, recipients: Sequence[Recipient]
+) -> None:
+    """Encrypt all of `source` into `destination`, 64 KiB at a time."""
+    _check_recipients_combine(recipients)
+    file_key = os.urandom(FILE_KEY_SIZE)
+    stanzas = [stanza for recipient in recipients for stanza in recipient.wrap(file_key)]
+    destination.write(write_header(stanzas, file_key))
+    nonce = os.urandom(NONCE_SIZE)
+    destination.write(nonce)
+    encrypt_payload(source, destination, payload_key(file_key, nonce))
+
+
+def decrypt_stream(source: BinaryIO, destination: BinaryIO, identities: Sequence[Identity]) -> None:
+    """Decrypt the age file in `source` into `destination`, 64 KiB at a time.
+
+    Plaintext is written chunk by chunk, each only once it has been authenticated. If the payload
+    turns out to be corrupt or truncated, PayloadError is raised after the good chunks before it
+    were written: callers that must not keep partial output should write to a temporary place
+    and discard it on error.
+    """
+    reader = source if isinstance(source, io.BufferedReader) else io.BufferedReader(source)  # type: ignore[arg-type]
+    if looks_armored(reader.peek(3)[:3]):
+        reader = io.BufferedReader(ArmoredReader(reader))
+    header = read_header(reader)
+    if any(stanza.type == SCRYPT_TYPE for stanza in header.stanzas) and len(header.stanzas) != 1:
+        # Otherwise a passphrase-protected file could be silently readable by another key too.
+        raise HeaderError("an scrypt stanza must be the only stanza in its file")
+    file_key = _unwrap_file_key(header.stanzas, identities)
+    if not macs_match(header_mac(file_key, header.mac_input), header.mac):
+        raise MacMismatch("header MAC does not match")
+    nonce = read_up_to(reader, NONCE_SIZE)
+    if len(nonce) != NONCE_SIZE:
+        raise HeaderError("payload nonce missing or truncated")
+    decrypt_payload(reader, destination, payload_key(file_key, nonce))
+
+
+def _unwrap_file_key(stanzas: Sequence, identities: Sequence[Identity]) -> bytes:
+    for identity in identities:
+        file_key = identity.unwrap(stanzas)
+        if file_key is not None:
+            return file_key
+    raise NoIdentityMatch("no identity matched any of the file's recipients")
+
+
+def _check_recipients_combine(recipients: Sequence[Recipient]) -> None:
+    if not recipients:
+        raise RecipientMixError("at least one recipient is needed")
+    kinds = {recipient.kind for recipient in recipients}
+    if "passphrase" in kinds and len(recipients) > 1:
+        raise RecipientMixError("a passphrase must be a file's only recipient")
+    if kinds == {"postquantum", "classic"}:
+        # Mixing would let a quantum attacker read the file through the classic stanza.
+        raise RecipientMixError("post-quantum and classic recipients cannot share a file")
