@@ -13,14 +13,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal import create_review_app, create_submit_app, db, migrate
+from portal import create_review_app, create_submit_app, crypto, db, migrate
 from portal.config import Settings, sqlite_url
 from portal.keys import RECIPIENTS_FILE
 from tests.support import postgres
 from tests.support.components import unavailable
-
-# A public recipient (the example in age's documentation): safe to commit, decrypts nothing here.
-TEST_RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
 
 
 @pytest.fixture(scope="session")
@@ -51,12 +48,21 @@ def database_url(empty_database_url: str) -> str:
     return empty_database_url
 
 
+@pytest.fixture(scope="session")
+def inspectorate_identity() -> crypto.HybridIdentity:
+    """The test run's stand-in for the inspectorate's identity (made afresh, kept in memory)."""
+    identity = crypto.generate_identity("pq")
+    assert isinstance(identity, crypto.HybridIdentity)
+    return identity
+
+
 @pytest.fixture
-def keys_dir(tmp_path: Path) -> Path:
+def keys_dir(tmp_path: Path, inspectorate_identity: crypto.HybridIdentity) -> Path:
     """A keys folder holding a recipients file and nothing else."""
     path = tmp_path / "keys"
     path.mkdir()
-    (path / RECIPIENTS_FILE).write_text(f"# test recipient\n{TEST_RECIPIENT}\n")
+    recipient = inspectorate_identity.recipient()
+    (path / RECIPIENTS_FILE).write_text(f"# test recipient\n{recipient}\n")
     return path
 
 

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from portal import create_submit_app, db
+from portal import create_submit_app, crypto, db
 from portal.config import PROJECT_ROOT, Settings
 from portal.keys import RECIPIENTS_FILE
-from tests.conftest import TEST_RECIPIENT
 
 # Stand-ins for the secret material a keys folder or instance folder may hold on a review host.
 SECRET_FILES = ("identity.txt", "recovery.age", "wrapped-reviewer-key.age", "review-secret-key")
@@ -137,8 +136,9 @@ def test_without_recipients_the_public_site_fails_closed(
 def test_a_secret_key_in_the_recipients_file_is_refused_and_never_logged(
     settings: Settings, keys_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    secret = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"
-    (keys_dir / RECIPIENTS_FILE).write_text(f"{TEST_RECIPIENT}\n{secret}\n")
+    recipients = keys_dir / RECIPIENTS_FILE
+    secret = str(crypto.generate_identity("x25519"))
+    recipients.write_text(f"{recipients.read_text()}{secret}\n")
     app = create_submit_app(settings)
     try:
         page = app.test_client().get("/")
@@ -147,6 +147,6 @@ def test_a_secret_key_in_the_recipients_file_is_refused_and_never_logged(
 
     log = capsys.readouterr().err
     assert page.status_code == 503
-    assert "line 2 is a secret key" in log
+    assert "line 3 is a secret key" in log
     assert secret not in log
     assert secret not in page.text

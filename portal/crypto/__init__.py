@@ -11,7 +11,7 @@ on purpose; outside auditors' scripts can use it too:
 Every failure is an `AgeError`; its subclasses say what kind of failure it was.
 """
 
-from portal.crypto.age import decrypt, decrypt_stream, encrypt, encrypt_stream
+from portal.crypto.age import check_recipients, decrypt, decrypt_stream, encrypt, encrypt_stream
 from portal.crypto.armor import armor
 from portal.crypto.errors import (
     AgeError,
@@ -54,6 +54,7 @@ __all__ = [
     "X25519Identity",
     "X25519Recipient",
     "armor",
+    "check_recipients",
     "decrypt",
     "decrypt_stream",
     "encrypt",

@@ -46,7 +46,7 @@ def encrypt_stream(
     source: BinaryIO, destination: BinaryIO, recipients: Sequence[Recipient]
 ) -> None:
     """Encrypt all of `source` into `destination`, 64 KiB at a time."""
-    _check_recipients_combine(recipients)
+    check_recipients(recipients)
     file_key = os.urandom(FILE_KEY_SIZE)
     stanzas = [stanza for recipient in recipients for stanza in recipient.wrap(file_key)]
     destination.write(write_header(stanzas, file_key))
@@ -87,7 +87,8 @@ def _unwrap_file_key(stanzas: Sequence, identities: Sequence[Identity]) -> bytes
     raise NoIdentityMatch("no identity matched any of the file's recipients")
 
 
-def _check_recipients_combine(recipients: Sequence[Recipient]) -> None:
+def check_recipients(recipients: Sequence[Recipient]) -> None:
+    """Raise RecipientMixError unless `recipients` may share one file."""
     if not recipients:
         raise RecipientMixError("at least one recipient is needed")
     kinds = {recipient.kind for recipient in recipients}
