@@ -51,7 +51,9 @@ def test_wsgi_exposes_both_applications(portal_env: dict[str, str]) -> None:
     assert output.split() == ["portal.submit", "portal.review"]
 
 
-def test_serving_the_public_site_never_imports_review_code(portal_env: dict[str, str]) -> None:
+def test_serving_the_public_site_never_imports_review_or_custody_code(
+    portal_env: dict[str, str],
+) -> None:
     output = _run_python(
         "import sys, wsgi; wsgi.submit_app; "
         "print(sorted(m for m in sys.modules if m.startswith('portal')))",
@@ -61,6 +63,7 @@ def test_serving_the_public_site_never_imports_review_code(portal_env: dict[str,
     loaded = output.strip()
     assert "portal.submit" in loaded
     assert "portal.review" not in loaded
+    assert "portal.custody" not in loaded
 
 
 def test_the_public_site_has_no_review_endpoint(submit_app: Flask, review_app: Flask) -> None:
