@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from typing import BinaryIO
 
-from portal.crypto.armor import ArmoredReader, looks_armored
+from portal.crypto.armor import MAGIC, ArmoredReader, looks_armored
 from portal.crypto.errors import HeaderError, MacMismatch, NoIdentityMatch, RecipientMixError
 from portal.crypto.format import (
     FILE_KEY_SIZE,
@@ -63,9 +63,7 @@ def decrypt_stream(source: BinaryIO, destination: BinaryIO, identities: Sequence
     were written: callers that must not keep partial output should write to a temporary place
     and discard it on error.
     """
-    reader = source if isinstance(source, io.BufferedReader) else io.BufferedReader(source)  # type: ignore[arg-type]
-    if looks_armored(reader.peek(3)[:3]):
-        reader = io.BufferedReader(ArmoredReader(reader))
+    reader = _binary_reader(source)
     header = read_header(reader)
     if any(stanza.type == SCRYPT_TYPE for stanza in header.stanzas) and len(header.stanzas) != 1:
         # Otherwise a passphrase-protected file could be silently readable by another key too.
@@ -77,6 +75,42 @@ def decrypt_stream(source: BinaryIO, destination: BinaryIO, identities: Sequence
     if len(nonce) != NONCE_SIZE:
         raise HeaderError("payload nonce missing or truncated")
     decrypt_payload(reader, destination, payload_key(file_key, nonce))
+
+
+def _binary_reader(source: BinaryIO) -> io.BufferedReader:
+    """`source` as a buffered binary age file, read through the armor if it is armored.
+
+    The first bytes are read in full before deciding: a pipe or socket may return one byte at a
+    time, and a single peek could then make a binary file look like armor.
+    """
+    first_bytes = read_up_to(source, len(MAGIC))
+    reader = io.BufferedReader(_Rejoined(first_bytes, source))
+    if looks_armored(first_bytes):
+        return io.BufferedReader(ArmoredReader(reader))
+    return reader
+
+
+class _Rejoined(io.RawIOBase):
+    """`first_bytes`, already read from `source`, followed by the rest of `source`."""
+
+    def __init__(self, first_bytes: bytes, source: BinaryIO) -> None:
+        self._first_bytes = first_bytes
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._first_bytes:
+            count = min(len(buffer), len(self._first_bytes))
+            buffer[:count] = self._first_bytes[:count]
+            self._first_bytes = self._first_bytes[count:]
+            return count
+        if hasattr(self._source, "readinto"):  # saves a copy of every chunk
+            return self._source.readinto(buffer) or 0
+        data = self._source.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _unwrap_file_key(stanzas: Sequence, identities: Sequence[Identity]) -> bytes:

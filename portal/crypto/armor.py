@@ -15,6 +15,8 @@ from portal.crypto.errors import ArmorError
 
 BEGIN = b"-----BEGIN AGE ENCRYPTED FILE-----"
 END = b"-----END AGE ENCRYPTED FILE-----"
+# The first bytes of every binary age file (its version line begins "age-encryption.org/v1").
+MAGIC = b"age"
 COLUMNS_PER_LINE = 64
 BYTES_PER_LINE = COLUMNS_PER_LINE // 4 * 3
 # Whitespace allowed around the armor, bounded so a stream of blanks cannot be read forever.
@@ -32,12 +34,12 @@ def armor(data: bytes) -> bytes:
 
 
 def looks_armored(first_bytes: bytes) -> bool:
-    """Whether a file starting with `first_bytes` should be read as armor.
+    """Whether a file starting with `first_bytes` (its first len(MAGIC) bytes) is read as armor.
 
     A binary age file starts with its version line; anything else non-empty is armor or
     nothing valid, and the armor reader gives the precise error.
     """
-    return bool(first_bytes) and not first_bytes.startswith(b"age")
+    return bool(first_bytes) and not first_bytes.startswith(MAGIC)
 
 
 class ArmoredReader(io.RawIOBase):

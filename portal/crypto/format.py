@@ -86,7 +86,10 @@ def encode_base64(data: bytes) -> str:
 
 def decode_base64(text: str | bytes) -> bytes:
     """Decode unpadded standard base64, refusing padding, newlines and non-canonical encodings."""
-    raw = text.encode("ascii") if isinstance(text, str) else text
+    try:
+        raw = text.encode("ascii") if isinstance(text, str) else text
+    except UnicodeEncodeError:
+        raise HeaderError("invalid base64") from None
     if not _BASE64_TEXT.fullmatch(raw) or len(raw) % 4 == 1:
         raise HeaderError("invalid base64")
     data = binascii.a2b_base64(raw + b"=" * (-len(raw) % 4), strict_mode=True)
