@@ -7,11 +7,19 @@ on purpose; outside auditors' scripts can use it too:
     ciphertext = encrypt(b"report", [identity.recipient()])
     assert decrypt(ciphertext, [identity]) == b"report"
 
-`encrypt_stream` / `decrypt_stream` do the same between binary file objects with flat memory.
+`encrypt_stream` / `decrypt_stream` do the same between binary file objects with flat memory;
+`EncryptingWriter` encrypts data pushed to it in pieces (an upload as it arrives).
 Every failure is an `AgeError`; its subclasses say what kind of failure it was.
 """
 
-from portal.crypto.age import check_recipients, decrypt, decrypt_stream, encrypt, encrypt_stream
+from portal.crypto.age import (
+    EncryptingWriter,
+    check_recipients,
+    decrypt,
+    decrypt_stream,
+    encrypt,
+    encrypt_stream,
+)
 from portal.crypto.armor import armor
 from portal.crypto.errors import (
     AgeError,
@@ -38,6 +46,7 @@ from portal.crypto.x25519 import X25519Identity, X25519Recipient
 __all__ = [
     "AgeError",
     "ArmorError",
+    "EncryptingWriter",
     "HeaderError",
     "HybridIdentity",
     "HybridRecipient",

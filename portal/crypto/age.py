@@ -21,6 +21,7 @@ from portal.crypto.format import (
 from portal.crypto.scrypt import STANZA_TYPE as SCRYPT_TYPE
 from portal.crypto.stream import (
     NONCE_SIZE,
+    PayloadEncryptor,
     decrypt_payload,
     encrypt_payload,
     payload_key,
@@ -46,13 +47,48 @@ def encrypt_stream(
     source: BinaryIO, destination: BinaryIO, recipients: Sequence[Recipient]
 ) -> None:
     """Encrypt all of `source` into `destination`, 64 KiB at a time."""
+    encrypt_payload(source, destination, _start_file(destination, recipients))
+
+
+class EncryptingWriter:
+    """A binary stream that encrypts what is written to it into `destination`, as one age file.
+
+    For data that is pushed rather than pulled, such as an upload arriving in pieces. `close()`
+    (or leaving a `with` block normally) writes the last chunk. Leaving the block on an exception
+    does not: the file then stays incomplete and will not decrypt, so a payload cut short by an
+    error can never pass for a whole one.
+    """
+
+    def __init__(self, destination: BinaryIO, recipients: Sequence[Recipient]) -> None:
+        self._encryptor = PayloadEncryptor(destination, _start_file(destination, recipients))
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._encryptor.write(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._encryptor.finish()
+            self.closed = True
+
+    def __enter__(self) -> EncryptingWriter:
+        return self
+
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        if error_type is None:
+            self.close()
+
+
+def _start_file(destination: BinaryIO, recipients: Sequence[Recipient]) -> bytes:
+    """Write the header and payload nonce for a new file key; return the payload key."""
     check_recipients(recipients)
     file_key = os.urandom(FILE_KEY_SIZE)
     stanzas = [stanza for recipient in recipients for stanza in recipient.wrap(file_key)]
     destination.write(write_header(stanzas, file_key))
     nonce = os.urandom(NONCE_SIZE)
     destination.write(nonce)
-    encrypt_payload(source, destination, payload_key(file_key, nonce))
+    return payload_key(file_key, nonce)
 
 
 def decrypt_stream(source: BinaryIO, destination: BinaryIO, identities: Sequence[Identity]) -> None:

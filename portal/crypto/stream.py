@@ -49,19 +49,50 @@ def read_up_to(source: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
+class PayloadEncryptor:
+    """Encrypts a payload pushed to it in pieces of any size, writing whole chunks as they fill.
+
+    A full chunk is held back until more data arrives, because only then is it known not to be
+    the last one (the last chunk carries the final flag, and may itself be full).
+    """
+
+    def __init__(self, destination: BinaryIO, key: bytes) -> None:
+        self._destination = destination
+        self._aead = ChaCha20Poly1305(key)
+        self._pending = bytearray()
+        self._counter = 0
+        self._finished = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._finished:
+            raise ValueError("the payload is already finished")
+        view = memoryview(data)
+        while view:
+            if len(self._pending) == CHUNK_SIZE:
+                self._emit(last=False)
+            room = CHUNK_SIZE - len(self._pending)
+            self._pending += view[:room]
+            view = view[room:]
+
+    def finish(self) -> None:
+        """Write the last chunk (empty only if the whole payload is). Call once, at the end."""
+        if self._finished:
+            raise ValueError("the payload is already finished")
+        self._emit(last=True)
+        self._finished = True
+
+    def _emit(self, *, last: bool) -> None:
+        nonce = _chunk_nonce(self._counter, last=last)
+        self._destination.write(self._aead.encrypt(nonce, bytes(self._pending), None))
+        self._pending.clear()
+        self._counter += 1
+
+
 def encrypt_payload(source: BinaryIO, destination: BinaryIO, key: bytes) -> None:
-    aead = ChaCha20Poly1305(key)
-    chunk = read_up_to(source, CHUNK_SIZE)
-    counter = 0
-    while True:
-        # A full chunk is the last only if nothing follows it; an empty payload is one empty chunk.
-        following = read_up_to(source, CHUNK_SIZE) if len(chunk) == CHUNK_SIZE else b""
-        last = not following
-        destination.write(aead.encrypt(_chunk_nonce(counter, last=last), chunk, None))
-        if last:
-            return
-        chunk = following
-        counter += 1
+    encryptor = PayloadEncryptor(destination, key)
+    while chunk := read_up_to(source, CHUNK_SIZE):
+        encryptor.write(chunk)
+    encryptor.finish()
 
 
 def decrypt_payload(source: BinaryIO, destination: BinaryIO, key: bytes) -> None:

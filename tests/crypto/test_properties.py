@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 from portal.crypto import (
     AgeError,
     ArmorError,
+    EncryptingWriter,
     HeaderError,
     Identity,
     MacMismatch,
@@ -348,6 +349,56 @@ def test_any_size_round_trips_from_sources_that_read_short(
     assert len(ciphertext.getvalue()) == Layout.of(ciphertext.getvalue()).payload_start + (
         size + TAG_SIZE * chunk_count(size)
     )
+
+
+@each_public_key_scheme
+@PROPERTY
+@given(size=sizes, seed=seeds, data=st.data())
+def test_data_pushed_in_pieces_of_any_size_round_trips_like_a_stream(
+    scheme: Scheme, size: int, seed: int, data: st.DataObject
+) -> None:
+    plaintext = plaintext_of(size, seed)
+    cuts = sorted(data.draw(st.lists(st.integers(0, size), max_size=12), label="cuts"))
+    pieces = [plaintext[start:end] for start, end in zip([0, *cuts], [*cuts, size], strict=True)]
+
+    # Given the plaintext pushed into an EncryptingWriter in pieces, empty ones included
+    pushed = io.BytesIO()
+    with EncryptingWriter(pushed, [scheme.recipient]) as writer:
+        for piece in pieces:
+            assert writer.write(piece) == len(piece)
+
+    # Then the file is laid out exactly as encrypt_stream lays it out, and decrypts whole
+    streamed = io.BytesIO()
+    encrypt_stream(io.BytesIO(plaintext), streamed, [scheme.recipient])
+    assert len(pushed.getvalue()) == len(streamed.getvalue())
+    assert decrypt(pushed.getvalue(), [scheme.identity]) == plaintext
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK_SIZE, 2 * CHUNK_SIZE + 5])
+def test_a_writer_left_by_an_exception_leaves_a_file_that_never_decrypts(size: int) -> None:
+    scheme = SCHEME_BY_NAME["pq"]
+
+    # Given a writer whose block fails after everything was written
+    pushed = io.BytesIO()
+    with (
+        pytest.raises(OSError, match="the upload broke off"),
+        EncryptingWriter(pushed, [scheme.recipient]) as writer,
+    ):
+        writer.write(plaintext_of(size))
+        raise OSError("the upload broke off")
+
+    # Then no last chunk was written, so what was stored can never pass for a whole file
+    with pytest.raises(PayloadError):
+        decrypt(pushed.getvalue(), [scheme.identity])
+
+
+def test_a_closed_writer_refuses_more_data() -> None:
+    writer = EncryptingWriter(io.BytesIO(), [SCHEME_BY_NAME["x25519"].recipient])
+    writer.close()
+    writer.close()  # closing twice is harmless
+
+    with pytest.raises(ValueError, match="already finished"):
+        writer.write(b"late")
 
 
 @pytest.mark.parametrize("armored", [False, True], ids=["binary", "armored"])
