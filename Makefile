@@ -2,11 +2,12 @@
 #   make run   start both sites on 127.0.0.1 (submission :8000, review :8001) over SQLite
 #   make test  install what the tests need, then run the whole test suite
 # Other targets are conveniences for developers.
+#   make bench  time the encryption against a ceiling, the age CLI and gpg (benchmarks/README.md)
 
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format bench clean
 
 run: $(VENV)/.installed
 	scripts/run-dev
@@ -23,6 +24,9 @@ lint: $(VENV)/.installed-test
 format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/crypto_bench.py $(BENCH_ARGS)
 
 $(VENV)/.installed: pyproject.toml
 	scripts/make-venv $(VENV)
