@@ -3,16 +3,18 @@
 #   make test  install what the tests need, then run the whole test suite
 # Other targets are conveniences for developers.
 #   make bench  time the encryption against a ceiling, the age CLI and gpg (benchmarks/README.md)
+#   make translations  extract the public site's texts and merge them into the Welsh catalogue
 
 VENV := .venv
 BIN := $(VENV)/bin
+CATALOGUE := portal/translations/cy/LC_MESSAGES/messages
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench translations clean
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed $(CATALOGUE).mo
 	scripts/run-dev
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(CATALOGUE).mo
 	scripts/install-test-prerequisites
 	$(BIN)/ruff check --quiet .
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -27,6 +29,16 @@ format: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/crypto_bench.py $(BENCH_ARGS)
+
+# The Welsh catalogue is kept as text (.po) and compiled here; the compiled file is not committed.
+$(CATALOGUE).mo: $(CATALOGUE).po $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -d portal/translations -l cy 2>&1 | tail -1
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F portal/translations/babel.cfg -k _l --no-location --sort-output \
+	  -o portal/translations/messages.pot .
+	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations -l cy \
+	  --no-wrap --ignore-obsolete
 
 $(VENV)/.installed: pyproject.toml
 	scripts/make-venv $(VENV)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from portal.services.codenames import HashCost
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The checkout the portal runs from: templates, static files and migrations live beside the
@@ -39,7 +41,28 @@ class Settings:
     """Serve over plain HTTP (local development, or an onion service without a certificate):
     cookies then lose their Secure attribute and `__Host-` prefix. Off unless asked for."""
     max_request_bytes: int = 10 * 1024 * 1024
-    """The largest request body accepted; anything bigger gets the plain 413 page."""
+    """The largest request body accepted, files aside; anything bigger gets the plain 413 page."""
+    blob_dir: Path | None = None
+    """Where attachments are kept as age files; by default `blobs` in the instance folder."""
+    max_file_bytes: int = 100 * 1024 * 1024
+    """The largest file a submitter may attach."""
+    max_files: int = 5
+    """How many files one report or message may carry."""
+    submissions_per_minute: int = 30
+    """Reports and messages accepted per minute by each server process, from everyone together."""
+    codename_attempts_per_minute: int = 30
+    """Codename sign-in attempts per minute by each server process, from everyone together."""
+    codename_hash_cost: HashCost = field(default_factory=HashCost)
+    """Argon2id cost of hashing a codename; tests lower it."""
+
+    @property
+    def blobs(self) -> Path:
+        return self.blob_dir or self.instance_dir / "blobs"
+
+    @property
+    def max_submission_bytes(self) -> int:
+        """The largest request the submission site accepts: the form plus every file."""
+        return self.max_request_bytes + self.max_files * self.max_file_bytes
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +79,13 @@ class Settings:
             database_url=_checked_database_url(database_url),
             plain_http=_flag(env, "PORTAL_PLAIN_HTTP"),
             max_request_bytes=_megabytes(env, "PORTAL_MAX_REQUEST_MB", default=10),
+            blob_dir=_directory(env, "PORTAL_BLOB_DIR", instance_dir / "blobs"),
+            max_file_bytes=_megabytes(env, "PORTAL_MAX_FILE_MB", default=100),
+            max_files=_count(env, "PORTAL_MAX_FILES", default=5),
+            submissions_per_minute=_count(env, "PORTAL_SUBMISSIONS_PER_MINUTE", default=30),
+            codename_attempts_per_minute=_count(
+                env, "PORTAL_CODENAME_ATTEMPTS_PER_MINUTE", default=30
+            ),
         )
 
 
@@ -106,3 +136,12 @@ def _megabytes(env: Mapping[str, str], name: str, *, default: int) -> int:
     if not value.isdigit() or int(value) == 0:
         raise ConfigError(f"{name} must be a whole number of megabytes above 0, got {value!r}")
     return int(value) * 1024 * 1024
+
+
+def _count(env: Mapping[str, str], name: str, *, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) == 0:
+        raise ConfigError(f"{name} must be a whole number above 0, got {value!r}")
+    return int(value)

@@ -5,43 +5,60 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask, render_template
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 
 @dataclass(frozen=True)
 class ErrorPage:
-    title: str
-    explanation: str
+    title: object
+    explanation: object
 
 
 ERROR_PAGES: dict[int, ErrorPage] = {
     400: ErrorPage(
-        "There was a problem with what your browser sent",
-        "The page could not accept it. This can happen when a form was open for a long time, "
-        "was sent twice, or was sent from another site.",
+        _l("There was a problem with what your browser sent"),
+        _l(
+            "The page could not accept it. This can happen when a form was open for a long time, "
+            "was sent twice, or was sent from another site."
+        ),
     ),
-    403: ErrorPage("You cannot open this page", "You do not have permission to see it."),
+    403: ErrorPage(
+        _l("You cannot open this page"),
+        _l("You do not have permission to see it."),
+    ),
     404: ErrorPage(
-        "Page not found",
-        "If you typed the web address, check it is correct. If you followed a link, it may be "
-        "out of date.",
+        _l("Page not found"),
+        _l(
+            "If you typed the web address, check it is correct. If you followed a link, it may be "
+            "out of date."
+        ),
     ),
     405: ErrorPage(
-        "This page cannot be used that way",
-        "Go back and use the links and buttons on the page.",
+        _l("This page cannot be used that way"),
+        _l("Go back and use the links and buttons on the page."),
     ),
     413: ErrorPage(
-        "What you sent is too large",
-        "It was over the size limit. Files are the usual cause: try fewer or smaller files.",
+        _l("What you sent is too large"),
+        _l("It was over the size limit. Files are the usual cause: try fewer or smaller files."),
     ),
     429: ErrorPage(
-        "Too many requests at the moment",
-        "The service is busy. Wait a few minutes, then try again.",
+        _l("Too many requests at the moment"),
+        _l("The service is busy. Wait a few minutes, then try again."),
     ),
-    500: ErrorPage("Sorry, there is a problem with the service", "Try again later."),
-    503: ErrorPage("Sorry, the service is unavailable", "Try again later."),
+    500: ErrorPage(
+        _l("Sorry, there is a problem with the service"),
+        _l("Try again later."),
+    ),
+    503: ErrorPage(
+        _l("Sorry, the service is unavailable"),
+        _l("Try again later."),
+    ),
 }
-GENERIC_ERROR_PAGE = ErrorPage("Sorry, something went wrong", "Go back and try again.")
+GENERIC_ERROR_PAGE = ErrorPage(
+    _l("Sorry, something went wrong"),
+    _l("Go back and try again."),
+)
 
 
 def init_app(app: Flask) -> None:

@@ -13,6 +13,7 @@ import logging
 import re
 import sys
 import traceback
+import warnings
 from types import TracebackType
 
 LOG_FORMAT = "%(levelname)s [%(process)d] %(name)s: %(message)s"
@@ -115,3 +116,10 @@ def configure() -> None:
     werkzeug.setLevel(logging.WARNING)
     if not any(isinstance(f, RedactAddresses) for f in werkzeug.filters):
         werkzeug.addFilter(RedactAddresses())
+    # pikepdf logs qpdf's complaints about an uploaded PDF, and warns on saving some: either
+    # would put a line in the log at the moment a file was submitted. The outcome of cleaning
+    # a file is recorded, encrypted, with the file itself instead.
+    pikepdf = logging.getLogger("pikepdf")  # the parent of every pikepdf logger
+    pikepdf.setLevel(logging.CRITICAL + 1)
+    pikepdf.propagate = False
+    warnings.filterwarnings("ignore", module=r"pikepdf(\.|$)")

@@ -10,8 +10,8 @@ import datetime
 import enum
 import uuid
 
-from sqlalchemy import Enum, LargeBinary, MetaData, Uuid
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import Enum, ForeignKey, LargeBinary, MetaData, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Stable constraint names, so migrations can refer to them on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -31,6 +31,11 @@ class ReportKind(enum.StrEnum):
     RISK_RATING = "risk_rating"
     WORKLOAD = "workload"
     OTHER = "other"
+
+
+class Author(enum.StrEnum):
+    SUBMITTER = "submitter"
+    INSPECTOR = "inspector"
 
 
 class ReportStatus(enum.StrEnum):
@@ -72,8 +77,77 @@ class Report(Base):
     status: Mapped[ReportStatus] = mapped_column(
         _stored_enum(ReportStatus, "report_status"), default=ReportStatus.NEW, index=True
     )
+    # Clear: the inbox and dashboard sort by it. Optional; the form tells the submitter it
+    # narrows who they are and that inspectors can sort by it.
+    region: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
     # Encrypted: the report's fields, serialised and encrypted to the inspectorate (age v1).
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    # Clear: a slow salted hash of the submitter's codename, the only way back into follow-up.
+    # None once the submitter ends follow-up. Never the codename itself.
+    codename_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    # Clear: a public key derived from the codename; inspectors' replies are encrypted to it.
+    reply_recipient: Mapped[str | None] = mapped_column(Text)
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="report", order_by="Message.position", passive_deletes=True
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="report", passive_deletes=True
+    )
+
+    @property
+    def follow_up_open(self) -> bool:
+        return self.codename_hash is not None
 
     def __repr__(self) -> str:
         return f"<Report {self.id} {self.kind.value} {self.status.value}>"
+
+
+class Message(Base):
+    """One message in a report's conversation: a follow-up from the submitter or a reply."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("report_id", "position"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), index=True
+    )
+    # Clear: 1, 2, 3 ... within the report, so the conversation reads in order without times.
+    position: Mapped[int]
+    # Clear: who wrote it decides who can read it and how it is shown.
+    author: Mapped[Author] = mapped_column(_stored_enum(Author, "message_author"))
+    # Clear: a UTC date only, never a time (DESIGN decision 4).
+    sent_on: Mapped[datetime.date]
+    # Encrypted: the message text, to the inspectorate and to the submitter's reply key.
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    report: Mapped[Report] = relationship(back_populates="messages")
+
+    def __repr__(self) -> str:
+        return f"<Message {self.position} of {self.report_id} by {self.author.value}>"
+
+
+class Attachment(Base):
+    """A file sent with a report or a follow-up. Its bytes are an age file in the blob folder,
+    named by the attachment's id; only its description lives here."""
+
+    __tablename__ = "attachments"
+
+    # Random: also the blob's file name, so it reveals nothing either.
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), index=True
+    )
+    # Clear: which message it came with (None: with the report itself).
+    message_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    # Encrypted: file name, content type, size and whether metadata was removed.
+    details: Mapped[bytes] = mapped_column(LargeBinary)
+
+    report: Mapped[Report] = relationship(back_populates="attachments")
+    message: Mapped[Message | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Attachment {self.id} of {self.report_id}>"

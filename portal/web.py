@@ -6,7 +6,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
-from portal import db, errors, logs, security
+from portal import db, errors, i18n, logs, security
 from portal.config import PROJECT_ROOT, Settings
 from portal.instance import load_or_create_secret_key
 
@@ -37,6 +37,7 @@ def build_app(import_name: str, settings: Settings, *, site: str) -> Flask:
     logs.configure()
     security.init_app(app, cookie_name=f"portal-{site}", plain_http=settings.plain_http)
     CSRFProtect(app)
+    i18n.init_app(app, bilingual=site == "submit")
     errors.init_app(app)
     db.init_app(app, db.make_engine(settings.database_url))
     return app

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -71,3 +73,23 @@ def test_a_traceback_keeps_types_and_frames_but_no_message() -> None:
     assert "builtins.ValueError: (message withheld)" in text
     assert "in _raise_chained" in text
     assert text.index("KeyError") < text.index("ValueError")
+
+
+PIKEPDF_SPEAKS = """
+import logging, warnings
+from portal.logs import configure
+configure()
+logging.getLogger("pikepdf._core").error("qpdf: file is damaged")
+warnings.warn_explicit("page copy", UserWarning, "_methods.py", 1, module="pikepdf._methods")
+"""
+
+
+def test_what_pikepdf_says_about_an_uploaded_pdf_never_reaches_the_logs() -> None:
+    # Given a process with the portal's logging (pytest's own capture would hide the output)
+    # When pikepdf logs and warns, as it does while cleaning some damaged PDFs
+    result = subprocess.run(
+        [sys.executable, "-c", PIKEPDF_SPEAKS], capture_output=True, text=True, check=True
+    )
+
+    # Then nothing was written: a line there would mark when a file was submitted
+    assert (result.stdout, result.stderr) == ("", "")

@@ -1,0 +1,103 @@
+"""Two-way follow-up: finding a report by codename, its conversation, new messages, ending it.
+
+Messages are sealed for the inspectorate and for the submitter's reply key together, so both
+sides can read the whole conversation; the report itself stays readable by the inspectorate only.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal import crypto
+from portal.models import Attachment, Author, Message, Report
+from portal.services.reports import DOCUMENT_VERSION, ReceivedFile, attachments_for
+from portal.services.sealing import seal, unseal
+from portal.services.storing import commit_with_blobs
+
+
+class FollowUpClosed(Exception):
+    """The submitter has ended follow-up: no message can be sent or read with a codename."""
+
+
+@dataclass(frozen=True)
+class ThreadEntry:
+    author: Author
+    sent_on: datetime.date
+    text: str
+    file_count: int
+
+
+def find_report(session: Session, lookup: bytes) -> Report | None:
+    """The report whose codename hashes to `lookup`, if follow-up on it is still open."""
+    return session.scalars(select(Report).where(Report.codename_hash == lookup)).one_or_none()
+
+
+def read_thread(
+    session: Session, report: Report, identities: Sequence[crypto.Identity]
+) -> list[ThreadEntry]:
+    """The conversation, oldest first, decrypted with `identities` (the reply key, or the
+    inspectorate's)."""
+    file_counts = dict(
+        session.execute(
+            select(Attachment.message_id, func.count())
+            .where(Attachment.report_id == report.id, Attachment.message_id.is_not(None))
+            .group_by(Attachment.message_id)
+        ).all()
+    )
+    entries = []
+    for message in report.messages:
+        document = unseal(message.content, identities)
+        entries.append(
+            ThreadEntry(
+                author=message.author,
+                sent_on=message.sent_on,
+                text=str(document["text"]),
+                file_count=file_counts.get(message.id, 0),
+            )
+        )
+    return entries
+
+
+def add_message(
+    session: Session,
+    report: Report,
+    *,
+    author: Author,
+    text: str,
+    files: Sequence[ReceivedFile] = (),
+    recipients: Sequence[crypto.Recipient],
+    today: datetime.date,
+) -> Message:
+    """Add a message from `author`, readable by the inspectorate and the submitter.
+
+    Files go to the inspectorate only. Raises FollowUpClosed once the submitter has ended it.
+    """
+    if report.reply_recipient is None:
+        raise FollowUpClosed("the submitter has ended follow-up on this report")
+    readers = [*recipients, crypto.parse_recipient(report.reply_recipient)]
+    position = session.scalar(
+        select(func.coalesce(func.max(Message.position), 0)).where(Message.report_id == report.id)
+    )
+    message = Message(
+        report=report,
+        position=position + 1,
+        author=author,
+        sent_on=today,
+        content=seal({"version": DOCUMENT_VERSION, "text": text}, readers),
+    )
+    session.add(message)
+    session.add_all(attachments_for(report, files, recipients, message=message))
+    commit_with_blobs(session, [file.blob for file in files])
+    return message
+
+
+def end_follow_up(session: Session, report: Report) -> None:
+    """Forget the codename's hash and reply key: the codename opens nothing from now on."""
+    report.codename_hash = None
+    report.reply_recipient = None
+    session.commit()

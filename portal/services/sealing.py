@@ -1,0 +1,48 @@
+"""Sealing documents: serialise, pad to a size bucket, encrypt. And the reverse.
+
+Every report, message and file description is a small JSON document sealed here as one age file.
+Padding hides the length of what was written: a one-line report and a long one can land in the
+same bucket, so ciphertext sizes say little about who wrote what. JSON ignores trailing
+whitespace, so spaces are the padding and nothing has to be stripped again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from portal import crypto
+
+SMALLEST_BUCKET = 1024
+
+
+class SealedDocumentError(Exception):
+    """A sealed document decrypted, but is not a document this portal wrote."""
+
+
+def padded_size(length: int) -> int:
+    """The bucket for `length` bytes: the next power of two, at least SMALLEST_BUCKET."""
+    bucket = SMALLEST_BUCKET
+    while bucket < length:
+        bucket *= 2
+    return bucket
+
+
+def seal(document: Mapping[str, Any], recipients: Sequence[crypto.Recipient]) -> bytes:
+    """`document` as JSON, padded to its bucket and encrypted to `recipients`."""
+    serialised = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    padded = serialised.ljust(padded_size(len(serialised)), b" ")
+    return crypto.encrypt(padded, recipients)
+
+
+def unseal(ciphertext: bytes, identities: Sequence[crypto.Identity]) -> dict[str, Any]:
+    """The document inside `ciphertext`. Raises crypto.AgeError if it does not decrypt."""
+    plaintext = crypto.decrypt(ciphertext, identities)
+    try:
+        document = json.loads(plaintext.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise SealedDocumentError("the decrypted content is not a JSON document") from None
+    if not isinstance(document, dict):
+        raise SealedDocumentError("the decrypted content is not a JSON object")
+    return document

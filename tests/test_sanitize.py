@@ -1,0 +1,40 @@
+"""Untrusted text becomes paragraphs of inert HTML: nothing in it can run, load or link."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.sanitize import paragraphs
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(1)">',
+    "<svg onload=alert(1)>",
+    '<a href="javascript:alert(1)">x</a>',
+    '<a href="data:text/html,<script>alert(1)</script>">x</a>',
+    "<style>body{background:url(https://evil.example/)}</style>",
+    "{{ config }} {% raw %}",
+    "https://evil.example/track.png",
+    "\u202eevil.exe\u202c",
+    "<p onclick=alert(1)>",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_comes_out_escaped_with_no_markup_of_its_own(text: str) -> None:
+    html = str(paragraphs(text))
+
+    assert html.startswith("<p>")
+    assert html.endswith("</p>")
+    body = html[3:-4]
+    assert "<" not in body
+    assert ">" not in body
+    assert "<a " not in html
+
+
+def test_blank_lines_make_paragraphs_and_single_newlines_breaks() -> None:
+    assert str(paragraphs("one\r\ntwo\n\n\nthree")) == "<p>one<br>two</p><p>three</p>"
+
+
+def test_empty_text_gives_nothing() -> None:
+    assert str(paragraphs("  \n ")) == ""
