@@ -47,6 +47,28 @@ class ReportStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+class Priority(enum.StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+class Outcome(enum.StrEnum):
+    """Why a closed report was closed."""
+
+    ACTION_TAKEN = "action_taken"
+    REFERRED_ELSEWHERE = "referred_elsewhere"
+    NO_ACTION = "no_action"
+    NOT_ENOUGH_INFORMATION = "not_enough_info"
+    DUPLICATE = "duplicate"
+
+
+class Role(enum.StrEnum):
+    INSPECTOR = "inspector"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+
 def _stored_enum(enum_class: type[enum.StrEnum], name: str) -> Enum:
     """A portable enum column: a short string checked by a named constraint, not a native type."""
     return Enum(
@@ -87,6 +109,19 @@ class Report(Base):
     codename_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
     # Clear: a public key derived from the codename; inspectors' replies are encrypted to it.
     reply_recipient: Mapped[str | None] = mapped_column(Text)
+    # Clear: the inspectors' own triage state, filtered and sorted on in the inbox.
+    priority: Mapped[Priority] = mapped_column(
+        _stored_enum(Priority, "report_priority"), default=Priority.NORMAL, index=True
+    )
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("reviewers.id", ondelete="SET NULL"), index=True
+    )
+    labels: Mapped[str] = mapped_column(String(200), default="")
+    # Clear: deadlines are shown against them; dates only, as for arrival.
+    acknowledged_on: Mapped[datetime.date | None]
+    closed_on: Mapped[datetime.date | None] = mapped_column(index=True)
+    # Clear: the dashboard counts closed reports by outcome.
+    outcome: Mapped[Outcome | None] = mapped_column(_stored_enum(Outcome, "report_outcome"))
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="report", order_by="Message.position", passive_deletes=True
@@ -94,6 +129,10 @@ class Report(Base):
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="report", passive_deletes=True
     )
+    notes: Mapped[list[Note]] = relationship(
+        back_populates="report", order_by="Note.position", passive_deletes=True
+    )
+    assignee: Mapped[Reviewer | None] = relationship()
 
     @property
     def follow_up_open(self) -> bool:
@@ -151,3 +190,107 @@ class Attachment(Base):
 
     def __repr__(self) -> str:
         return f"<Attachment {self.id} of {self.report_id}>"
+
+
+class ReportLink(Base):
+    """Two reports an inspector has marked as related (stored once, lower id first)."""
+
+    __tablename__ = "report_links"
+
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    related_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Note(Base):
+    """An inspectors' internal note on a report, never shown to the submitter."""
+
+    __tablename__ = "notes"
+    __table_args__ = (UniqueConstraint("report_id", "position"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int]
+    # Clear: who wrote it, among the inspectors; kept if the account is later removed.
+    author_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("reviewers.id", ondelete="SET NULL")
+    )
+    written_on: Mapped[datetime.date]
+    # Encrypted: the note's text, to the inspectorate.
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    report: Mapped[Report] = relationship(back_populates="notes")
+    author: Mapped[Reviewer | None] = relationship()
+
+
+class Reviewer(Base):
+    """An account on the review site: an inspector, an administrator or an auditor."""
+
+    __tablename__ = "reviewers"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(_stored_enum(Role, "reviewer_role"))
+    # Argon2id of the password (parameters, salt and hash); None until the account is enrolled.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # Encrypted (age, scrypt): the TOTP secret and, except for auditors, the inspectorate's
+    # identity; under the one-time enrolment code until enrolment, then under the password.
+    keyring: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Argon2id of the one-time enrolment code; None once used.
+    enrolment_hash: Mapped[str | None] = mapped_column(String(200))
+    enrolment_expires_at: Mapped[datetime.datetime | None]
+    # The last TOTP time step accepted: a code is accepted once only.
+    last_totp_step: Mapped[int | None]
+    failed_sign_ins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime.datetime | None]
+    created_at: Mapped[datetime.datetime]
+    revoked_at: Mapped[datetime.datetime | None]
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None and self.password_hash is not None
+
+    def __repr__(self) -> str:
+        return f"<Reviewer {self.username} {self.role.value}>"
+
+
+class ReviewSession(Base):
+    """A signed-in reviewer's session. The identity it holds is encrypted under a key that
+    lives only in the reviewer's cookie: the server alone cannot open it."""
+
+    __tablename__ = "review_sessions"
+
+    # SHA-256 of the session token in the cookie, so a copy of this table opens no session.
+    id: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    reviewer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("reviewers.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime.datetime]
+    last_seen_at: Mapped[datetime.datetime]
+    # The reviewer's keyring, encrypted under the cookie's session key (ChaCha20-Poly1305).
+    sealed_keyring: Mapped[bytes] = mapped_column(LargeBinary)
+    # True while an account is half way through enrolment (password set, TOTP not confirmed).
+    enrolling: Mapped[bool] = mapped_column(default=False)
+
+    reviewer: Mapped[Reviewer] = relationship()
+
+
+class AuditEntry(Base):
+    """One reviewer action. Each entry's hash covers the previous entry's hash, so changing,
+    removing or reordering any entry breaks the chain. Entries hold no report content."""
+
+    __tablename__ = "audit_log"
+
+    sequence: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime.datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    subject: Mapped[str | None] = mapped_column(String(80))
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
