@@ -292,5 +292,7 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40), index=True)
     subject: Mapped[str | None] = mapped_column(String(80))
     detail: Mapped[str] = mapped_column(Text, default="{}")
-    previous_hash: Mapped[str] = mapped_column(String(64))
+    # Unique: two entries can never claim the same predecessor, so concurrent writers cannot
+    # fork the chain; the loser of a race retries on the new end of the chain.
+    previous_hash: Mapped[str] = mapped_column(String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -149,6 +149,7 @@ def upgrade() -> None:
         sa.Column("entry_hash", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("sequence", name=op.f("pk_audit_log")),
         sa.UniqueConstraint("entry_hash", name=op.f("uq_audit_log_entry_hash")),
+        sa.UniqueConstraint("previous_hash", name=op.f("uq_audit_log_previous_hash")),
     )
     op.create_index(op.f("ix_audit_log_action"), "audit_log", ["action"])
 
