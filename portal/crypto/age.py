@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from portal.crypto.armor import MAGIC, ArmoredReader, looks_armored
@@ -22,8 +22,8 @@ from portal.crypto.scrypt import STANZA_TYPE as SCRYPT_TYPE
 from portal.crypto.stream import (
     NONCE_SIZE,
     PayloadEncryptor,
-    decrypt_payload,
     encrypt_payload,
+    payload_chunks,
     payload_key,
     read_up_to,
 )
@@ -99,6 +99,17 @@ def decrypt_stream(source: BinaryIO, destination: BinaryIO, identities: Sequence
     were written: callers that must not keep partial output should write to a temporary place
     and discard it on error.
     """
+    for chunk in decrypt_chunks(source, identities):
+        destination.write(chunk)
+
+
+def decrypt_chunks(source: BinaryIO, identities: Sequence[Identity]) -> Iterator[bytes]:
+    """The plaintext of the age file in `source`, as an iterator of authenticated chunks.
+
+    The header is read and checked, and the file key found, before this returns, so a file no
+    identity opens fails here rather than part way through; payload errors (PayloadError) are
+    raised as iteration reaches them. For sending a decrypted file as a response, chunk by chunk.
+    """
     reader = _binary_reader(source)
     header = read_header(reader)
     if any(stanza.type == SCRYPT_TYPE for stanza in header.stanzas) and len(header.stanzas) != 1:
@@ -110,7 +121,7 @@ def decrypt_stream(source: BinaryIO, destination: BinaryIO, identities: Sequence
     nonce = read_up_to(reader, NONCE_SIZE)
     if len(nonce) != NONCE_SIZE:
         raise HeaderError("payload nonce missing or truncated")
-    decrypt_payload(reader, destination, payload_key(file_key, nonce))
+    return payload_chunks(reader, payload_key(file_key, nonce))
 
 
 def _binary_reader(source: BinaryIO) -> io.BufferedReader:

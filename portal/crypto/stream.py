@@ -7,6 +7,7 @@ truncated at a chunk boundary. Memory stays flat: at most two chunks are held at
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -95,8 +96,8 @@ def encrypt_payload(source: BinaryIO, destination: BinaryIO, key: bytes) -> None
     encryptor.finish()
 
 
-def decrypt_payload(source: BinaryIO, destination: BinaryIO, key: bytes) -> None:
-    """Write each chunk's plaintext only after that chunk has been authenticated.
+def payload_chunks(source: BinaryIO, key: bytes) -> Iterator[bytes]:
+    """Each chunk's plaintext, yielded only after that chunk has been authenticated.
 
     A full-size chunk is tried as a middle chunk first and then as the last one, as the
     reference implementation does; so what is released before an error matches it exactly.
@@ -116,7 +117,7 @@ def decrypt_payload(source: BinaryIO, destination: BinaryIO, key: bytes) -> None
             raise PayloadError("payload chunk failed authentication")
         if last and not plaintext and counter > 0:
             raise PayloadError("the last chunk is empty, which only an empty payload may be")
-        destination.write(plaintext)
+        yield plaintext
         if last:
             if source.read(1):
                 raise PayloadError("data follows the last chunk")

@@ -48,6 +48,7 @@ from portal.crypto import (
     ScryptRecipient,
     armor,
     decrypt,
+    decrypt_chunks,
     decrypt_stream,
     encrypt,
     encrypt_stream,
@@ -399,6 +400,30 @@ def test_a_closed_writer_refuses_more_data() -> None:
 
     with pytest.raises(ValueError, match="already finished"):
         writer.write(b"late")
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK_SIZE, 3 * CHUNK_SIZE + 7])
+def test_decrypt_chunks_yields_authenticated_chunks_lazily(size: int) -> None:
+    scheme = SCHEME_BY_NAME["pq"]
+    plaintext = plaintext_of(size)
+    source = io.BytesIO(encrypt(plaintext, [scheme.recipient]))
+
+    # When the iterator is made, the payload has not been read (beyond one buffer's worth)
+    chunks = decrypt_chunks(source, [scheme.identity])
+    assert source.tell() <= 16 * 1024
+
+    # Then the chunks come one at a time, each at most 64 KiB, and join to the plaintext
+    received = list(chunks)
+    assert all(len(chunk) <= CHUNK_SIZE for chunk in received)
+    assert len(received) == chunk_count(size)
+    assert b"".join(received) == plaintext
+
+
+def test_decrypt_chunks_refuses_a_wrong_identity_before_any_chunk() -> None:
+    ciphertext = encrypt(b"report", [SCHEME_BY_NAME["pq"].recipient])
+
+    with pytest.raises(NoIdentityMatch):
+        decrypt_chunks(io.BytesIO(ciphertext), [SCHEME_BY_NAME["pq"].stranger()])
 
 
 @pytest.mark.parametrize("armored", [False, True], ids=["binary", "armored"])
