@@ -1,0 +1,248 @@
+"""Reviewers' passwords: Argon2id hashes in the PHC string format, and the policy for new ones.
+
+A hash is stored as `$argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>`, the format of
+the reference implementation (and of argon2-cffi and cryptography's `derive_phc_encoded`), so the
+cost travels with each hash: raising the cost later leaves old hashes verifiable, and
+`needs_rehash` tells the sign-in code to replace a hash the next time its password is typed.
+
+Passwords are normalised to Unicode NFKC before hashing (NIST SP 800-63B 5.1.1.2), so the same
+password typed on another keyboard or system (a composed or decomposed "é") still verifies.
+
+The policy follows NCSC and NIST SP 800-63B: length rather than composition rules (required
+digits or symbols make passwords harder to remember and no harder to guess), up to 256
+characters so a passphrase always fits, and refusal of what an attacker tries first: the
+username, one character or a short pattern repeated, key sequences, and the most common
+passwords' base words.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import re
+import secrets
+import string
+import unicodedata
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+SALT_BYTES = 16
+HASH_BYTES = 32
+ARGON2_VERSION = 19  # 0x13, the current (and only supported) version of Argon2
+# Ceilings on the cost read back from a stored hash, so a tampered row cannot make a sign-in
+# allocate gigabytes or run for minutes. Far above any cost this portal would configure.
+MAX_MEMORY_KIB = 1024 * 1024
+MAX_ITERATIONS = 64
+MAX_LANES = 64
+
+MIN_LENGTH = 12
+MAX_LENGTH = 256
+# A username shorter than this is not looked for inside a password: "jo" would refuse "enjoy".
+MIN_USERNAME_CHECKED = 3
+# "abcabcabcabc" and "hahahahahaha" are refused; a pattern of 5 or more characters repeated is
+# long enough to be left to the other checks.
+MAX_REPEATED_UNIT = 4
+
+_PHC = re.compile(
+    r"\$argon2id\$v=(?P<v>[1-9][0-9]{0,9})"
+    r"\$m=(?P<m>[1-9][0-9]{0,9}),t=(?P<t>[1-9][0-9]{0,9}),p=(?P<p>[1-9][0-9]{0,9})"
+    r"\$(?P<salt>[A-Za-z0-9+/]+)\$(?P<hash>[A-Za-z0-9+/]+)"
+)
+# Hashed by dummy_verify: any fixed value will do, since its result is thrown away.
+_DUMMY_PASSWORD = b"portal/v1/dummy-password"
+
+# Base words of the passwords found most often in breaches once digits and symbols are taken off
+# the ends ("Password123!", "liverpool1"): the top of NCSC's analysis of the 100,000 most common
+# breached passwords (2019) and other published lists, and the words of this service, which
+# NIST SP 800-63B names as context-specific words to refuse.
+_COMMON_WORDS = frozenset(
+    {
+        "password", "passw0rd", "p@ssw0rd", "p@ssword", "qwerty", "qwertyuiop", "letmein",
+        "welcome", "iloveyou", "admin", "administrator", "monkey", "dragon", "football",
+        "baseball", "sunshine", "princess", "shadow", "master", "secret", "changeme", "abc",
+        "superman", "batman", "pokemon", "naruto", "tigger", "liverpool", "chelsea", "arsenal",
+        "manutd", "everton", "blink", "metallica", "slipknot", "eminem", "ashley", "michael",
+        "daniel", "jessica", "charlie",
+        "probation", "inspector", "inspectorate", "inspection", "reviewer", "portal", "hmip",
+        "hmipp",
+    }
+)  # fmt: skip
+# Runs of keys and characters people type as "random": a password that is a stretch of one of
+# these, forwards or backwards, is refused.
+_SEQUENCES = (
+    "0123456789" * 5,
+    "abcdefghijklmnopqrstuvwxyz" * 2,
+    "qwertyuiopasdfghjklzxcvbnm" * 2,
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik,9ol.0p;/",
+    "1q2w3e4r5t6y7u8i9o0p" * 2,
+)
+_END_PADDING = string.digits + string.punctuation + string.whitespace
+
+
+class PasswordHashError(Exception):
+    """A stored password hash is not an Argon2id PHC string within this module's limits.
+
+    Never treated as a failed sign-in and never as a successful one: a malformed hash means the
+    database is damaged or was tampered with, and someone should look.
+    """
+
+
+class WeakPassword(Exception):
+    """A new password breaks the policy; the message says why, in plain English, for the form."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PasswordCost:
+    """Argon2id cost. The defaults are OWASP's recommended minimum for Argon2id (19 MiB, two
+    passes, one lane); tests lower them. Every sign-in, successful or not, pays this once."""
+
+    memory_kib: int = 19_456
+    iterations: int = 2
+    lanes: int = 1
+
+    def __post_init__(self) -> None:
+        # Refused here rather than at first sign-in, and within the limits a stored hash is held
+        # to, so that every hash this cost makes can be verified.
+        if not 1 <= self.lanes <= MAX_LANES:
+            raise ValueError(f"Argon2id lanes must be 1 to {MAX_LANES}")
+        if not 8 * self.lanes <= self.memory_kib <= MAX_MEMORY_KIB:
+            raise ValueError(f"Argon2id memory must be 8 KiB per lane to {MAX_MEMORY_KIB} KiB")
+        if not 1 <= self.iterations <= MAX_ITERATIONS:
+            raise ValueError(f"Argon2id iterations must be 1 to {MAX_ITERATIONS}")
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    cost: PasswordCost
+    salt: bytes
+    digest: bytes
+
+
+def hash_password(password: str, cost: PasswordCost) -> str:
+    """A PHC string of `password` under a fresh 16-byte random salt, at `cost`."""
+    salt = secrets.token_bytes(SALT_BYTES)
+    digest = _derive(_normalise(password).encode("utf-8"), salt, cost)
+    return (
+        f"$argon2id$v={ARGON2_VERSION}"
+        f"$m={cost.memory_kib},t={cost.iterations},p={cost.lanes}"
+        f"${_b64encode(salt)}${_b64encode(digest)}"
+    )
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """Whether `password` is the one `encoded` was made from, recomputed at the stored cost.
+
+    Raises PasswordHashError if `encoded` is malformed or outside this module's limits.
+    """
+    parsed = _parse(encoded)
+    digest = _derive(_normalise(password).encode("utf-8"), parsed.salt, parsed.cost)
+    return hmac.compare_digest(digest, parsed.digest)
+
+
+def needs_rehash(encoded: str, cost: PasswordCost) -> bool:
+    """Whether `encoded` was made at another cost than `cost`, and should be replaced the next
+    time its password is verified. Raises PasswordHashError if `encoded` is malformed."""
+    return _parse(encoded).cost != cost
+
+
+def dummy_verify(cost: PasswordCost) -> None:
+    """Spend the time of one verification at `cost`, and decide nothing.
+
+    For a username with no account: answering at once would tell an attacker which usernames
+    exist. (A hash made at an older cost takes that cost's time; `needs_rehash` moves it on.)
+    """
+    digest = _derive(_DUMMY_PASSWORD, secrets.token_bytes(SALT_BYTES), cost)
+    hmac.compare_digest(digest, bytes(HASH_BYTES))
+
+
+def check_new_password(password: str, *, username: str) -> None:
+    """Raise WeakPassword, with the reason for the reviewer, if `password` breaks the policy."""
+    normalised = _normalise(password)
+    folded = normalised.casefold()
+    if len(normalised) < MIN_LENGTH:
+        raise WeakPassword(
+            f"Your password must be at least {MIN_LENGTH} characters long. Three or more random "
+            "words make a long password that is easy to remember."
+        )
+    if len(normalised) > MAX_LENGTH:
+        raise WeakPassword(f"Your password must be no longer than {MAX_LENGTH} characters.")
+    if len(_repeated_unit(folded)) <= MAX_REPEATED_UNIT:
+        raise WeakPassword("Your password must not be one character, or a short pattern, repeated.")
+    name = _normalise(username).strip().casefold()
+    if len(name) >= MIN_USERNAME_CHECKED and name in folded:
+        raise WeakPassword("Your password must not contain your username.")
+    if _is_common(folded):
+        raise WeakPassword(
+            "Your password is too easy to guess: it is based on a common password or is a "
+            "sequence of keys. Choose another."
+        )
+
+
+def _normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def _derive(key_material: bytes, salt: bytes, cost: PasswordCost) -> bytes:
+    return Argon2id(
+        salt=salt,
+        length=HASH_BYTES,
+        iterations=cost.iterations,
+        lanes=cost.lanes,
+        memory_cost=cost.memory_kib,
+    ).derive(key_material)
+
+
+def _parse(encoded: str) -> _Parsed:
+    """The cost, salt and hash of a PHC string, checked field by field; nothing is guessed."""
+    match = _PHC.fullmatch(encoded) if isinstance(encoded, str) else None
+    if match is None:
+        raise PasswordHashError("not an Argon2id PHC string")
+    if int(match["v"]) != ARGON2_VERSION:
+        raise PasswordHashError(f"unsupported Argon2 version (only v={ARGON2_VERSION})")
+    try:
+        cost = PasswordCost(
+            memory_kib=int(match["m"]), iterations=int(match["t"]), lanes=int(match["p"])
+        )
+    except ValueError as error:
+        raise PasswordHashError(f"Argon2id cost out of range: {error}") from None
+    salt = _b64decode(match["salt"], SALT_BYTES, "salt")
+    digest = _b64decode(match["hash"], HASH_BYTES, "hash")
+    return _Parsed(cost=cost, salt=salt, digest=digest)
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii").rstrip("=")
+
+
+def _b64decode(text: str, size: int, what: str) -> bytes:
+    """Unpadded standard base64 of exactly `size` bytes, in its one canonical spelling."""
+    try:
+        data = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise PasswordHashError(f"the {what} is not valid base64") from None
+    # Re-encoding catches a different length and non-zero unused bits (two spellings of one
+    # value), so one hash has one string.
+    if len(data) != size or _b64encode(data) != text:
+        raise PasswordHashError(f"the {what} is not {size} bytes in canonical base64")
+    return data
+
+
+def _repeated_unit(text: str) -> str:
+    """The shortest string that `text` is a whole number of copies of ("ab" for "ababab")."""
+    return text[: (text + text).find(text, 1)]
+
+
+def _is_common(folded: str) -> bool:
+    """Whether a (case-folded) password is a key sequence, or a common password's base word,
+    possibly repeated, with only digits, symbols or spaces around it."""
+    compact = "".join(folded.split())
+    if any(compact in sequence or compact in sequence[::-1] for sequence in _SEQUENCES):
+        return True
+    core = folded.strip(_END_PADDING)
+    return bool(core) and _repeated_unit(core) in _COMMON_WORDS

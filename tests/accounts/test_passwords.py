@@ -1,0 +1,351 @@
+"""Password hashes: round trips, tampering, strict parsing, rehashing, and the policy for new ones.
+
+Hashes are made at Argon2id's smallest cost: what is tested is the format and the comparison,
+not the cost (test_a_default_cost_hash_verifies checks the real one once).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+
+import pytest
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+from portal.accounts import passwords
+from portal.accounts.passwords import (
+    MAX_LENGTH,
+    MIN_LENGTH,
+    PasswordCost,
+    PasswordHashError,
+    WeakPassword,
+    check_new_password,
+    dummy_verify,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+
+CHEAP = PasswordCost(memory_kib=8, iterations=1, lanes=1)
+PASSWORD = "correct horse battery staple"
+# For cryptography's own PHC strings, which take the salt from the caller.
+FIXED_SALT = bytes(range(16))
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii").rstrip("=")
+
+
+def _fields(encoded: str) -> list[str]:
+    # "$argon2id$v=19$m=8,t=1,p=1$salt$hash" -> ["", "argon2id", "v=19", "m=8,t=1,p=1", salt, hash]
+    return encoded.split("$")
+
+
+# --- hashing and verifying -------------------------------------------------------------------
+
+
+def test_a_hash_verifies_its_password_and_no_other() -> None:
+    # Given a hash of a password
+    encoded = hash_password(PASSWORD, CHEAP)
+
+    # Then that password verifies, and a different one, or one differing in case, does not
+    assert verify_password(PASSWORD, encoded)
+    assert not verify_password("correct horse battery stapler", encoded)
+    assert not verify_password(PASSWORD.upper(), encoded)
+    assert not verify_password("", encoded)
+
+
+def test_a_hash_is_a_phc_string_with_the_cost_a_16_byte_salt_and_a_32_byte_hash() -> None:
+    # When a password is hashed
+    encoded = hash_password(PASSWORD, PasswordCost(memory_kib=64, iterations=3, lanes=2))
+
+    # Then the string carries its algorithm, version and cost, and unpadded base64 of both values
+    empty, algorithm, version, cost, salt, digest = _fields(encoded)
+    assert (empty, algorithm, version, cost) == ("", "argon2id", "v=19", "m=64,t=3,p=2")
+    assert len(base64.b64decode(salt + "==")) == 16
+    assert len(base64.b64decode(digest + "=")) == 32
+    assert "=" not in salt + digest
+
+
+def test_each_hash_has_its_own_salt() -> None:
+    # When the same password is hashed twice
+    first, second = hash_password(PASSWORD, CHEAP), hash_password(PASSWORD, CHEAP)
+
+    # Then salts and hashes differ, and both verify
+    assert _fields(first)[4] != _fields(second)[4]
+    assert first != second
+    assert verify_password(PASSWORD, first)
+    assert verify_password(PASSWORD, second)
+
+
+def test_hashes_interoperate_with_cryptographys_own_phc_strings() -> None:
+    # Given the PHC string cryptography makes, and one this module makes
+    theirs = Argon2id(
+        salt=FIXED_SALT, length=32, iterations=1, lanes=1, memory_cost=8
+    ).derive_phc_encoded(PASSWORD.encode())
+    ours = hash_password(PASSWORD, CHEAP)
+
+    # Then each side verifies the other's (the format is the standard one, not a look-alike)
+    assert verify_password(PASSWORD, theirs)
+    assert not verify_password("wrong", theirs)
+    Argon2id.verify_phc_encoded(PASSWORD.encode(), ours)
+
+
+def test_passwords_are_compared_after_unicode_normalisation() -> None:
+    # Given a password with an accent typed as one composed character
+    composed = "café au lait, s'il vous plaît"
+    encoded = hash_password(composed, CHEAP)
+
+    # When it is typed on a system that sends the accent as a separate combining character
+    decomposed = composed.replace("é", "e\u0301").replace("î", "i\u0302")
+
+    # Then it still verifies
+    assert decomposed != composed
+    assert verify_password(decomposed, encoded)
+
+
+def test_a_default_cost_hash_verifies() -> None:
+    # Given the real cost (OWASP's minimum for Argon2id)
+    cost = PasswordCost()
+    assert (cost.memory_kib, cost.iterations, cost.lanes) == (19_456, 2, 1)
+
+    # Then a hash made at it verifies, and records it
+    encoded = hash_password(PASSWORD, cost)
+    assert _fields(encoded)[3] == "m=19456,t=2,p=1"
+    assert verify_password(PASSWORD, encoded)
+
+
+# --- tampering and malformed hashes ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "field, replacement",
+    [
+        (3, "m=16,t=1,p=1"),  # memory
+        (3, "m=8,t=2,p=1"),  # iterations
+        (3, "m=16,t=1,p=2"),  # lanes
+        (4, _b64(bytes(16))),  # another salt
+        (5, _b64(bytes(32))),  # another hash
+    ],
+)
+def test_a_hash_with_a_changed_parameter_salt_or_hash_does_not_verify(
+    field: int, replacement: str
+) -> None:
+    # Given a valid hash with one field replaced by another valid value
+    fields = _fields(hash_password(PASSWORD, CHEAP))
+    fields[field] = replacement
+
+    # Then the right password no longer verifies against it
+    assert not verify_password(PASSWORD, "$".join(fields))
+
+
+# First, middle and last characters of the salt (0-21) and of the hash (22-64): a last character
+# carries unused bits, so some flips there give a non-canonical string instead of another value.
+@pytest.mark.parametrize("position", [0, 10, 21, 22, 42, 64])
+def test_a_hash_with_one_character_of_salt_or_hash_changed_never_verifies(position: int) -> None:
+    # Given a valid hash with one base64 character of the salt or hash flipped
+    fields = _fields(hash_password(PASSWORD, CHEAP))
+    values = fields[4] + fields[5]
+    flipped = "B" if values[position] == "A" else "A"
+    values = values[:position] + flipped + values[position + 1 :]
+    fields[4], fields[5] = values[:22], values[22:]
+    tampered = "$".join(fields)
+
+    # Then it either fails to verify, or (a non-canonical last character) is refused outright
+    with contextlib.suppress(PasswordHashError):
+        assert not verify_password(PASSWORD, tampered)
+
+
+VALID = "$argon2id$v=19$m=8,t=1,p=1$" + _b64(bytes(16)) + "$" + _b64(bytes(32))
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        "",
+        "password",
+        PASSWORD,
+        VALID.replace("argon2id", "argon2i"),
+        VALID.replace("argon2id", "argon2d"),
+        VALID.replace("argon2id", "ARGON2ID"),
+        VALID.replace("v=19", "v=16"),
+        VALID.replace("$v=19", ""),  # version left out (allowed by PHC, not made here)
+        VALID.replace("m=8", "m=08"),  # leading zero
+        VALID.replace("m=8", "m=-8"),
+        VALID.replace("m=8", "m=4"),  # below 8 KiB per lane
+        VALID.replace("m=8", "m=99999999999"),
+        VALID.replace("m=8", "m=4194304"),  # 4 GiB: over the ceiling a sign-in would allocate
+        VALID.replace("t=1", "t=0"),
+        VALID.replace("t=1", "t=1000"),
+        VALID.replace("p=1", "p=0"),
+        VALID.replace("m=8,t=1,p=1", "t=1,m=8,p=1"),  # fields out of order
+        VALID.replace("m=8,t=1,p=1", "m=8,t=1,p=1,keyid=abc"),
+        VALID.replace("m=8", "m=\uff18"),  # a full-width digit
+        VALID + "$",
+        VALID + "\n",
+        " " + VALID,
+        VALID + "A",  # hash one character too long
+        VALID[:-1],  # hash one character short
+        VALID.replace("$" + _b64(bytes(16)) + "$", "$" + _b64(bytes(15)) + "$"),  # 15-byte salt
+        VALID.replace("$" + _b64(bytes(16)) + "$", "$" + _b64(bytes(16)) + "==$"),  # padded
+        VALID[:-1] + "B",  # non-zero unused bits: a second spelling of the same hash
+        VALID.replace("$" + _b64(bytes(16)) + "$", "$" + "A" * 21 + "-$"),  # base64url
+        VALID.replace("$" + _b64(bytes(16)) + "$", "$" + "A" * 21 + "*$"),
+        VALID.rsplit("$", 1)[0],  # no hash
+    ],
+)
+def test_a_malformed_hash_raises_and_never_verifies(encoded: str) -> None:
+    # When a malformed hash is checked or examined
+    # Then it is refused with PasswordHashError, never taken as a yes or a plain no
+    with pytest.raises(PasswordHashError):
+        verify_password(PASSWORD, encoded)
+    with pytest.raises(PasswordHashError):
+        needs_rehash(encoded, CHEAP)
+
+
+def test_the_malformed_hash_examples_differ_from_a_valid_one_only_as_described() -> None:
+    # Given the valid hash the malformed ones are made from
+    # Then it parses (so each malformed case fails for its own reason)
+    assert not verify_password(PASSWORD, VALID)
+    assert not needs_rehash(VALID, CHEAP)
+
+
+def test_a_missing_hash_raises() -> None:
+    # Given an account not yet enrolled, whose hash column is NULL
+    # Then verifying against it is an error, not a failed (or passed) sign-in
+    with pytest.raises(PasswordHashError):
+        verify_password(PASSWORD, None)  # type: ignore[arg-type]
+
+
+# --- cost: rehashing, limits, and the dummy verification -------------------------------------
+
+
+def test_needs_rehash_when_the_configured_cost_differs() -> None:
+    # Given a hash made at one cost
+    encoded = hash_password(PASSWORD, CHEAP)
+
+    # Then it needs rehashing under any other cost, higher or lower, and not under its own
+    assert not needs_rehash(encoded, CHEAP)
+    assert not needs_rehash(encoded, PasswordCost(memory_kib=8, iterations=1, lanes=1))
+    assert needs_rehash(encoded, PasswordCost(memory_kib=16, iterations=1, lanes=1))
+    assert needs_rehash(encoded, PasswordCost(memory_kib=8, iterations=2, lanes=1))
+    assert needs_rehash(encoded, PasswordCost(memory_kib=16, iterations=1, lanes=2))
+    assert needs_rehash(encoded, PasswordCost())
+
+
+@pytest.mark.parametrize(
+    "memory_kib, iterations, lanes",
+    [(7, 1, 1), (8, 1, 2), (8, 0, 1), (8, 1, 0), (8, 65, 1), (2 * 1024 * 1024, 1, 1)],
+)
+def test_a_cost_outside_the_limits_is_refused_when_configured(
+    memory_kib: int, iterations: int, lanes: int
+) -> None:
+    # When a cost is configured that a stored hash could not carry
+    # Then it is refused at once, not at the first sign-in
+    with pytest.raises(ValueError, match="Argon2id"):
+        PasswordCost(memory_kib=memory_kib, iterations=iterations, lanes=lanes)
+
+
+def test_dummy_verify_does_the_same_work_as_a_real_verification(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a hash made at a cost, and a record of every key derivation
+    cost = PasswordCost(memory_kib=64, iterations=3, lanes=2)
+    encoded = hash_password(PASSWORD, cost)
+    derivations: list[tuple[int, PasswordCost]] = []
+    real_derive = passwords._derive
+
+    def recording(key_material: bytes, salt: bytes, used: PasswordCost) -> bytes:
+        derivations.append((len(salt), used))
+        return real_derive(key_material, salt, used)
+
+    monkeypatch.setattr(passwords, "_derive", recording)
+
+    # When an unknown username's dummy verification and a wrong password's verification run
+    dummy_verify(cost)
+    verify_password("wrong password", encoded)
+
+    # Then each derives one key at the same cost with a salt of the same size: the same work,
+    # so timing cannot tell them apart (timings themselves are not asserted: the machine is noisy)
+    assert derivations == [(16, cost), (16, cost)]
+
+
+# --- the policy for new passwords ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "correct horse battery staple",
+        "a" * 11 + "b",  # exactly 12, and not a repeat
+        "x7#Lq9!vP2mZ",
+        "ab" * 5 + "abc" + "d" * 3,  # repeats inside, but not one pattern repeated throughout
+        "the probation service needs more officers",  # a service word inside a passphrase
+        "my password is not Password1",  # a common word inside a passphrase
+        "847261930485",  # twelve digits, not a sequence
+        "ünïcödé ïs fïnë tøø",
+        "\U0001f512\U0001f511 emoji and words \U0001f30a",
+        "y" * (MAX_LENGTH - 1) + "z",  # exactly the maximum
+        "jo's long enough passphrase",  # a username under 3 characters is not looked for
+    ],
+)
+def test_good_passwords_are_accepted(password: str) -> None:
+    # When a reasonable new password is set
+    # Then no rule refuses it (no composition rules: no digit or symbol is required)
+    check_new_password(password, username="jo")
+
+
+@pytest.mark.parametrize(
+    "password, username, reason",
+    [
+        ("", "alice", "at least 12 characters"),
+        ("short pass", "alice", "at least 12 characters"),
+        ("a" * 10 + "b", "alice", "at least 12 characters"),  # 11
+        ("y" * MAX_LENGTH + "z", "alice", f"no longer than {MAX_LENGTH}"),
+        ("aaaaaaaaaaaa", "alice", "one character"),
+        (" " * 20, "alice", "one character"),
+        ("AaAaAaAaAaAa", "alice", "one character, or a short pattern"),
+        ("abcabcabcabcabc", "alice", "short pattern"),
+        ("hahahahahahahaha", "alice", "short pattern"),
+        ("1234" * 4, "alice", "short pattern"),
+        ("alice is my name, honestly", "alice", "username"),
+        ("My name is ALICE, honestly", "Alice", "username"),
+        ("reviewer.jsmith!2024", "jsmith", "username"),
+        ("Password123!", "alice", "too easy to guess"),
+        ("password1234", "alice", "too easy to guess"),
+        ("P@ssw0rd2024!!", "alice", "too easy to guess"),
+        ("passwordpassword", "alice", "too easy to guess"),
+        ("Liverpool1892", "alice", "too easy to guess"),
+        ("qwerty123456", "alice", "too easy to guess"),
+        ("Probation2024!", "alice", "too easy to guess"),
+        ("123456789012", "alice", "too easy to guess"),
+        ("098765432109", "alice", "too easy to guess"),
+        ("qwertyuiopasdf", "alice", "too easy to guess"),
+        ("abcdefghijklmn", "alice", "too easy to guess"),
+        ("1q2w3e4r5t6y", "alice", "too easy to guess"),
+        ("1qaz2wsx3edc", "alice", "too easy to guess"),
+    ],
+)
+def test_weak_passwords_are_refused_with_a_plain_reason(
+    password: str, username: str, reason: str
+) -> None:
+    # When a weak new password is set
+    # Then it is refused, with a sentence the reviewer can act on
+    with pytest.raises(WeakPassword) as refused:
+        check_new_password(password, username=username)
+    assert reason in refused.value.message
+    assert str(refused.value) == refused.value.message
+    assert refused.value.message.startswith("Your password")
+    assert refused.value.message.endswith(".")
+
+
+def test_length_counts_characters_after_normalisation() -> None:
+    # Given a password of MIN_LENGTH characters, typed with combining accents (more code points)
+    composed = "é" * (MIN_LENGTH - 1) + "z"
+    decomposed = composed.replace("é", "e\u0301")
+    assert len(decomposed) > MIN_LENGTH
+
+    # Then it is as long as its composed form, and no longer than the limit allows
+    check_new_password(decomposed, username="alice")
+    with pytest.raises(WeakPassword, match="at least"):
+        check_new_password(decomposed[2:], username="alice")
