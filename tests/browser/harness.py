@@ -1,0 +1,148 @@
+"""What the browser tests work with: the site under test, a browser visit, its request log."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from portal import crypto
+from portal.models import Attachment, Author, Message, Report
+from portal.services.codenames import CodenameHasher, CodenameKeys, HashCost
+from portal.services.followup import add_message, find_report
+from portal.services.sealing import unseal
+from portal.submit import CODENAME_SALT_FILE
+
+if TYPE_CHECKING:
+    from tests.browser.playwright_api import BrowserContext, Page, Request
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass(frozen=True)
+class SubmitSite:
+    """The submission site under gunicorn, with the folders and database behind it."""
+
+    url: str
+    database_url: str
+    instance_dir: Path
+    identity: crypto.HybridIdentity
+    engine: Engine
+
+    @property
+    def origin(self) -> str:
+        return origin_of(self.url)
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.instance_dir / "blobs"
+
+    def blob_path(self, attachment_id: uuid.UUID) -> Path:
+        return self.blob_dir / f"{attachment_id}.age"
+
+    def stored_database_bytes(self) -> bytes:
+        """Every byte of the SQLite database as it is on disk, write-ahead log included."""
+        database = self.instance_dir / "portal.sqlite3"
+        return b"".join(
+            path.read_bytes()
+            for path in (database, database.with_name(f"{database.name}-wal"))
+            if path.exists()
+        )
+
+    def codename_keys(self, codename: str) -> CodenameKeys:
+        """What the site derives from `codename`, with its salt and its (default) cost."""
+        salt = (self.instance_dir / CODENAME_SALT_FILE).read_bytes()
+        return CodenameHasher(salt=salt, cost=HashCost()).derive(codename)
+
+    def report_id_for(self, codename: str) -> uuid.UUID:
+        """The id of the report `codename` opens; fails the test if it opens none."""
+        with Session(self.engine) as session:
+            report = find_report(session, self.codename_keys(codename).lookup)
+            assert report is not None, "no stored report matches the codename the page showed"
+            return report.id
+
+    def count_reports(self) -> int:
+        with Session(self.engine) as session:
+            return len(session.scalars(select(Report.id)).all())
+
+    def unsealed_report(self, report_id: uuid.UUID) -> tuple[Report, dict[str, Any]]:
+        """The report row and its content, decrypted with the inspectorate's identity."""
+        with Session(self.engine) as session:
+            report = session.get_one(Report, report_id)
+            session.expunge(report)
+        return report, unseal(report.content, [self.identity])
+
+    def attachments_of(self, report_id: uuid.UUID) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+        """The report's own attachments (not its messages'): id and decrypted description."""
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(Attachment).where(
+                    Attachment.report_id == report_id, Attachment.message_id.is_(None)
+                )
+            ).all()
+            return [(row.id, unseal(row.details, [self.identity])) for row in rows]
+
+    def messages_of(self, report_id: uuid.UUID) -> list[tuple[Author, dict[str, Any]]]:
+        """The report's conversation, oldest first, decrypted with the inspectorate's identity."""
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(Message).where(Message.report_id == report_id).order_by(Message.position)
+            ).all()
+            return [(row.author, unseal(row.content, [self.identity])) for row in rows]
+
+    def add_message(self, report_id: uuid.UUID, author: Author, text: str) -> None:
+        """Add to the conversation with the review side's service code, on a session of its
+        own: an inspector's reply, or (to set a page up quickly) a submitter's message."""
+        with Session(self.engine) as session:
+            add_message(
+                session,
+                session.get_one(Report, report_id),
+                author=author,
+                text=text,
+                recipients=[self.identity.recipient()],
+                today=datetime.datetime.now(datetime.UTC).date(),
+            )
+
+
+@dataclass
+class RequestLog:
+    """The address of every request a browser context or page made, in order."""
+
+    origin: str
+    urls: list[str] = field(default_factory=list)
+
+    def record(self, request: Request) -> None:
+        self.urls.append(request.url)
+
+    def assert_all_to_portal(self) -> None:
+        """Every request went to the portal's own origin, and there were some."""
+        assert self.urls, "the browser made no requests at all"
+        elsewhere = [url for url in self.urls if origin_of(url) != self.origin]
+        assert not elsewhere, f"the browser requested from other origins than {self.origin}: " + (
+            ", ".join(elsewhere)
+        )
+
+
+@dataclass(frozen=True)
+class BrowserVisit:
+    """One test's browser context, the page it works in, and the log of its requests."""
+
+    context: BrowserContext
+    page: Page
+    requests: RequestLog
+    site: SubmitSite
+
+    def goto(self, path: str) -> int:
+        """Open `path` on the site; the response's status."""
+        response = self.page.goto(self.site.url + path)
+        assert response is not None, f"no response for {path}"
+        return response.status
