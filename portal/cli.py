@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from portal import custody, migrate
-from portal.config import ConfigError, Settings, ensure_private_dir
+from portal.cli_accounts import keys_recover, users
+from portal.cli_common import given_passphrase, settings_from_env
+from portal.config import ConfigError
 from portal.crypto.scrypt import DEFAULT_WORK_FACTOR, MAX_WORK_FACTOR
+from portal.db import make_engine
 from portal.keys import KeysError, read_recipients
+from portal.models import AuditEntry
+from portal.services import audit as audit_log
+from portal.services import integrity
+from portal.services.blobs import BlobStore
 
 
 class _PortalGroup(click.Group):
@@ -22,12 +30,6 @@ class _PortalGroup(click.Group):
             return super().invoke(ctx)
         except (ConfigError, KeysError, custody.CustodyError) as error:
             raise click.ClickException(str(error)) from None
-
-
-def _settings() -> Settings:
-    settings = Settings.from_env()
-    ensure_private_dir(settings.instance_dir)
-    return settings
 
 
 @click.group(cls=_PortalGroup)
@@ -44,7 +46,7 @@ def db() -> None:
 @click.argument("revision", default="head")
 def upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: the newest)."""
-    database_url = _settings().database_url
+    database_url = settings_from_env().database_url
     migrate.upgrade(database_url, revision)
     click.echo(
         f"Database is at revision {migrate.current_revision(database_url) or 'base (empty)'}."
@@ -55,7 +57,7 @@ def upgrade(revision: str) -> None:
 @click.argument("revision")
 def downgrade(revision: str) -> None:
     """Migrate the database down to REVISION ("base" empties it)."""
-    database_url = _settings().database_url
+    database_url = settings_from_env().database_url
     migrate.downgrade(database_url, revision)
     click.echo(
         f"Database is at revision {migrate.current_revision(database_url) or 'base (empty)'}."
@@ -66,14 +68,14 @@ def downgrade(revision: str) -> None:
 @click.argument("message")
 def revision(message: str) -> None:
     """For developers: draft a migration from the models' differences with the database."""
-    path = migrate.draft_revision(_settings().database_url, message)
+    path = migrate.draft_revision(settings_from_env().database_url, message)
     click.echo(f"Drafted {path}: read it, tidy it, and add a test if it moves data.")
 
 
 @db.command()
 def current() -> None:
     """Say which revision the database is at, and whether that is the newest."""
-    revision = migrate.current_revision(_settings().database_url)
+    revision = migrate.current_revision(settings_from_env().database_url)
     head = migrate.head_revision()
     if revision == head:
         click.echo(f"{revision} (up to date)")
@@ -119,8 +121,8 @@ def keys_init(
     The passphrase is generated and shown once, unless given with --passphrase-file or the
     PORTAL_RECOVERY_PASSPHRASE variable (for automation; it is then never printed).
     """
-    settings = _settings()
-    given = _given_passphrase(passphrase_file)
+    settings = settings_from_env()
+    given = given_passphrase(passphrase_file)
     passphrase = given or custody.new_recovery_passphrase()
     created = custody.create_keys(
         settings.keys_dir,
@@ -143,14 +145,146 @@ def keys_init(
         click.echo(f"\n    {passphrase}\n")
 
 
-def _given_passphrase(passphrase_file: Path | None) -> str | None:
-    if passphrase_file is not None:
-        return passphrase_file.read_text(encoding="utf-8").strip("\r\n")
-    return os.environ.get("PORTAL_RECOVERY_PASSPHRASE") or None
-
-
 @keys.command("show")
 def keys_show() -> None:
     """Print the recipients reports are encrypted to."""
-    for recipient in read_recipients(_settings().keys_dir):
+    for recipient in read_recipients(settings_from_env().keys_dir):
         click.echo(str(recipient))
+
+
+@main.group()
+def audit() -> None:
+    """Check the audit log and the stored ciphertexts; show recent reviewer actions."""
+
+
+CLI_ACTOR = "portal-cli"
+"""The actor of audit entries written by this command."""
+
+
+@audit.command("verify")
+@click.option(
+    "--expected-head",
+    metavar="HASH",
+    help="A head hash printed by an earlier run: report it if it is no longer in the log.",
+)
+def audit_verify(expected_head: str | None) -> None:
+    """Check the audit log's hash chain and that every stored ciphertext is a well-formed age
+    file. Exits with status 0 only if nothing is wrong. Each run is itself logged
+    (audit_verified), after the checks.
+
+    Write down the head hash it prints and pass it with --expected-head next time: entries cut
+    from the end of the log can be seen no other way.
+    """
+    if expected_head is not None and not audit_log.HASH_PATTERN.fullmatch(
+        expected_head.strip().lower()
+    ):
+        raise click.BadParameter("must be a hash of 64 hex digits", param_hint="--expected-head")
+    settings = settings_from_env()
+    _require_current_schema(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            chain = audit_log.verify_chain(session, expected_head=expected_head)
+            stored = integrity.scan_stored_ciphertexts(session, BlobStore(settings.blobs))
+            # End the read before writing: on SQLite a write can only start on a fresh snapshot.
+            session.rollback()
+            ok = chain.ok and stored.ok
+            _echo_summary(
+                f"Audit log: {chain.entries} entries, {_outcome(chain.problems, 'chain intact')}."
+                f" Head: {chain.head_hash}",
+                chain.problems,
+            )
+            _echo_summary(
+                f"Stored ciphertexts: {stored.checked} checked, "
+                f"{_outcome(stored.problems, 'all well-formed age files')}",
+                stored.problems,
+            )
+            sequence = _record_check(session, ok=ok, entries=chain.entries)
+    finally:
+        engine.dispose()
+    click.echo(f"This check was recorded as audit entry {sequence}.")
+    if not ok:
+        raise SystemExit(1)
+
+
+def _record_check(session: Session, *, ok: bool, entries: int) -> int:
+    try:
+        entry = audit_log.record(
+            session,
+            actor=CLI_ACTOR,
+            action=audit_log.AuditAction.AUDIT_VERIFIED,
+            detail={"ok": ok, "entries": entries},
+        )
+    except audit_log.AuditLogBusy as error:
+        raise click.ClickException(f"could not record this check: {error}") from None
+    sequence = entry.sequence
+    session.commit()
+    return sequence
+
+
+@audit.command("show")
+@click.option(
+    "--last",
+    "count",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many of the newest entries to show.",
+)
+def audit_show(count: int) -> None:
+    """Print the newest entries: sequence, UTC time, actor, action and subject (never detail)."""
+    settings = settings_from_env()
+    _require_current_schema(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            rows = session.execute(
+                select(
+                    AuditEntry.sequence,
+                    AuditEntry.occurred_at,
+                    AuditEntry.actor,
+                    AuditEntry.action,
+                    AuditEntry.subject,
+                )
+                .order_by(AuditEntry.sequence.desc())
+                .limit(count)
+            ).all()
+    finally:
+        engine.dispose()
+    if not rows:
+        click.echo("The audit log is empty.")
+    for row in reversed(rows):
+        click.echo(
+            f"{row.sequence:>8}  {row.occurred_at:%Y-%m-%dT%H:%M:%S}Z  {_printable(row.actor)}  "
+            f"{_printable(row.action)}  {_printable(row.subject or '-')}"
+        )
+
+
+def _require_current_schema(database_url: str) -> None:
+    revision, head = migrate.current_revision(database_url), migrate.head_revision()
+    if revision != head:
+        raise click.ClickException(
+            f"the database is at revision {revision or 'base (empty)'}, not {head}: "
+            "run `portal db upgrade`"
+        )
+
+
+def _outcome(problems: list[str], all_well: str) -> str:
+    if not problems:
+        return all_well
+    return f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+
+
+def _echo_summary(summary: str, problems: list[str]) -> None:
+    click.echo(summary)
+    for problem in problems:
+        click.echo(f"  {problem}")
+
+
+def _printable(value: str) -> str:
+    """`value` with control characters replaced, so a stored name cannot drive the terminal."""
+    return "".join(character if character.isprintable() else "?" for character in value)
+
+
+main.add_command(users)
+keys.add_command(keys_recover)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from portal.accounts.passwords import PasswordCost
 from portal.services.codenames import HashCost
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +55,20 @@ class Settings:
     """Codename sign-in attempts per minute by each server process, from everyone together."""
     codename_hash_cost: HashCost = field(default_factory=HashCost)
     """Argon2id cost of hashing a codename; tests lower it."""
+    idle_timeout_minutes: int = 15
+    """A review session ends after this long without a request."""
+    absolute_timeout_hours: int = 8
+    """A review session ends this long after sign-in, however busy."""
+    acknowledge_within_days: int = 7
+    """Deadline shown to inspectors for acknowledging a report."""
+    feedback_within_days: int = 91
+    """Deadline shown to inspectors for giving feedback: about three months."""
+    retention_days: int = 365
+    """A closed report is destroyed this many days after it was closed."""
+    keyring_work_factor: int = 16
+    """scrypt cost (log2 N) of each reviewer's keyring; tests lower it."""
+    password_cost: PasswordCost = field(default_factory=PasswordCost)
+    """Argon2id cost of reviewers' passwords and enrolment codes; tests lower it."""
 
     @property
     def blobs(self) -> Path:
@@ -86,6 +101,11 @@ class Settings:
             codename_attempts_per_minute=_count(
                 env, "PORTAL_CODENAME_ATTEMPTS_PER_MINUTE", default=30
             ),
+            idle_timeout_minutes=_count(env, "PORTAL_IDLE_TIMEOUT_MINUTES", default=15),
+            absolute_timeout_hours=_count(env, "PORTAL_ABSOLUTE_TIMEOUT_HOURS", default=8),
+            acknowledge_within_days=_count(env, "PORTAL_ACKNOWLEDGE_WITHIN_DAYS", default=7),
+            feedback_within_days=_count(env, "PORTAL_FEEDBACK_WITHIN_DAYS", default=91),
+            retention_days=_count(env, "PORTAL_RETENTION_DAYS", default=365),
         )
 
 

@@ -25,14 +25,26 @@ _SQLITE_PRAGMAS = (
 )
 
 
-def make_engine(database_url: str) -> Engine:
-    """Create an engine with the portal's settings for either supported database."""
+def make_engine(database_url: str, *, lock_on_begin: bool = False) -> Engine:
+    """Create an engine with the portal's settings for either supported database.
+
+    `lock_on_begin` (SQLite only): each transaction takes the write lock when it begins. The
+    web applications ask for it, because a request reads and then writes (every reviewer
+    action appends to the audit log): without it, a transaction that read before another
+    writer committed fails at its first write ("database is locked") instead of waiting its
+    turn. Long-lived sessions that mostly read (tests, scripts) leave it off, so they never
+    hold the lock.
+    """
     # hide_parameters: a failed statement must never put submitted values into a log line.
     options: dict[str, Any] = {"hide_parameters": True}
     if database_url.startswith("sqlite"):
         engine = create_engine(database_url, **options)
         event.listen(engine, "connect", _configure_sqlite_connection)
-        event.listen(engine, "begin", _begin_sqlite_transaction)
+        event.listen(
+            engine,
+            "begin",
+            _begin_sqlite_write_transaction if lock_on_begin else _begin_sqlite_transaction,
+        )
         return engine
     # pre_ping: a PostgreSQL restart costs one reconnect, not a failed submission.
     return create_engine(database_url, pool_pre_ping=True, **options)
@@ -50,6 +62,10 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 def _begin_sqlite_transaction(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
+
+
+def _begin_sqlite_write_transaction(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def init_app(app: Flask, engine: Engine) -> None:

@@ -96,6 +96,30 @@ MONTHS: Choices = (
 )
 
 
+# Each answer a report can hold, with the English wording inspectors read it under, and the
+# choices its stored value comes from (None: free text or a number).
+QUESTIONS: dict[str, tuple[str, Choices | None]] = {
+    "rosh_assessed": ("RoSH level assessed", ROSH_LEVELS),
+    "rosh_pressed": ("RoSH level pressed to record", ROSH_LEVELS),
+    "mappa_level": ("MAPPA level", MAPPA_LEVELS),
+    "pressed_by": ("Who applied the pressure (role)", None),
+    "how": ("How the pressure was applied", None),
+    "reason": ("Stated or implied reason", None),
+    "when_month": ("Month it happened", MONTHS),
+    "when_year": ("Year it happened", None),
+    "case_current": ("Case still current", YES_NO_UNKNOWN),
+    "grade": ("Role grade", ROLE_GRADES),
+    "caseload": ("Caseload", None),
+    "capacity": ("Workload tool capacity (%)", None),
+    "duration": ("For how long", WORKLOAD_DURATIONS),
+    "consequences": ("Consequences", WORKLOAD_CONSEQUENCES),
+    "consequences_other": ("Other consequences", None),
+    "raised": ("Raised internally", YES_NO),
+    "raised_outcome": ("What happened when it was raised", None),
+    "account": ("Account in their own words", None),
+}
+
+
 def label_of(choices: Choices, value: str) -> object:
     """The label for a stored value, or the value itself if the catalogue no longer has it."""
     return dict(choices).get(value, value)

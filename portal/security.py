@@ -71,5 +71,10 @@ def init_app(app: Flask, *, cookie_name: str, plain_http: bool) -> None:
 
     @app.after_request
     def add_baseline_headers(response: Response) -> Response:
+        # A view may set a stricter policy of its own (a decrypted download is sandboxed);
+        # every other header is always the baseline's.
+        policy = response.headers.get("Content-Security-Policy")
         response.headers.update(headers)
+        if policy is not None:
+            response.headers["Content-Security-Policy"] = policy
         return response

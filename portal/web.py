@@ -39,5 +39,5 @@ def build_app(import_name: str, settings: Settings, *, site: str) -> Flask:
     CSRFProtect(app)
     i18n.init_app(app, bilingual=site == "submit")
     errors.init_app(app)
-    db.init_app(app, db.make_engine(settings.database_url))
+    db.init_app(app, db.make_engine(settings.database_url, lock_on_begin=True))
     return app

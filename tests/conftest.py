@@ -16,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal import create_review_app, create_submit_app, crypto, db, migrate
+from portal.accounts.passwords import PasswordCost
 from portal.config import Settings, sqlite_url
 from portal.i18n import TRANSLATIONS_DIR
 from portal.keys import RECIPIENTS_FILE
@@ -39,6 +40,8 @@ def compiled_translations() -> None:
 
 # Argon2id's smallest cost: codename hashing is tested for what it derives, not for its cost.
 CHEAP_HASH_COST = HashCost(memory_kib=8, iterations=1, lanes=1)
+CHEAP_PASSWORD_COST = PasswordCost(memory_kib=8, iterations=1, lanes=1)
+CHEAP_WORK_FACTOR = 4
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +97,8 @@ def settings(tmp_path: Path, keys_dir: Path, database_url: str) -> Settings:
         keys_dir=keys_dir,
         database_url=database_url,
         codename_hash_cost=CHEAP_HASH_COST,
+        password_cost=CHEAP_PASSWORD_COST,
+        keyring_work_factor=CHEAP_WORK_FACTOR,
     )
 
 

@@ -67,15 +67,17 @@ def _send_malformed_request(server: Server) -> bytes:
         return connection.recv(1024)
 
 
-@pytest.mark.parametrize("app", ["wsgi:submit_app", "wsgi:review_app"])
+@pytest.mark.parametrize(
+    ("app", "open_page"), [("wsgi:submit_app", "/"), ("wsgi:review_app", "/sign-in")]
+)
 def test_logs_hold_no_client_address_agent_referrer_or_time(
-    app: str, portal_env: dict[str, str], tmp_path: Path
+    app: str, open_page: str, portal_env: dict[str, str], tmp_path: Path
 ) -> None:
     # Given a site under gunicorn with its access log on
     with gunicorn(app, portal_env, tmp_path) as server:
         # When a client sends ordinary, failing and malformed requests with identifying headers
         statuses = [
-            _request(server, "GET", "/"),
+            _request(server, "GET", open_page),
             _request(server, "GET", "/static/portal.css"),
             _request(server, "GET", "/no-such-page"),
             _request(server, "POST", "/"),
@@ -87,7 +89,7 @@ def test_logs_hold_no_client_address_agent_referrer_or_time(
     assert malformed_reply.startswith(b"HTTP/1.1 400")
     access_log = server.access_log.read_text()
     error_log = server.error_log.read_text()
-    assert '"GET / HTTP/1.1" 200' in access_log
+    assert f'"GET {open_page} HTTP/1.1" 200' in access_log
     assert '"GET /no-such-page HTTP/1.1" 404' in access_log
     assert "Invalid request from ip=[address removed]" in error_log
     # ...and no log line holds who sent them, or when

@@ -1,15 +1,73 @@
-"""The inspectors' review site. Only this application may ever handle identity material."""
+"""The inspectors' review site. Only this application may ever handle identity material.
+
+Every page but sign-in and enrolment needs a signed-in reviewer with a role the page names
+(`portal.review.guard`): access is denied by default.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+import datetime
 
+from flask import Flask, abort, current_app, request
+
+from portal import domain, sanitize
 from portal.config import Settings
-from portal.review import views
+from portal.keys import KeysError, read_recipients
+from portal.review import admin, audit, auth, casework, context, dashboard, guard, inbox
+from portal.services.blobs import BlobStore
+from portal.services.dashboard import KIND_LABELS
+from portal.services.inbox import Deadlines
+from portal.services.review_sessions import SessionPolicy
+from portal.services.reviewers import AccountPolicy
 from portal.web import build_app
+
+_ACCEPTING = "portal.review.keys"
 
 
 def create_app(settings: Settings) -> Flask:
     app = build_app(__name__, settings, site="review")
-    app.register_blueprint(views.blueprint)
+    sanitize.init_app(app)
+    try:
+        recipients = read_recipients(settings.keys_dir)
+    except KeysError as error:
+        # Fail closed: replies and notes could not be encrypted to the inspectorate.
+        app.logger.error("Review site unavailable: %s", error)
+        recipients = ()
+    app.extensions[_ACCEPTING] = bool(recipients)
+    context.install(
+        app,
+        context.ReviewContext(
+            recipients=recipients,
+            blobs=BlobStore(settings.blobs),
+            accounts=AccountPolicy(
+                password_cost=settings.password_cost,
+                keyring_work_factor=settings.keyring_work_factor,
+            ),
+            sessions=SessionPolicy(
+                idle_timeout=datetime.timedelta(minutes=settings.idle_timeout_minutes),
+                absolute_timeout=datetime.timedelta(hours=settings.absolute_timeout_hours),
+            ),
+            deadlines=Deadlines(
+                acknowledge_within=datetime.timedelta(days=settings.acknowledge_within_days),
+                feedback_within=datetime.timedelta(days=settings.feedback_within_days),
+            ),
+        ),
+    )
+    app.before_request(_refuse_without_recipients)
+    guard.init_app(app)
+    app.context_processor(_labels)
+    for module in (auth, inbox, casework, admin, dashboard, audit):
+        app.register_blueprint(module.blueprint)
     return app
+
+
+def _labels() -> dict[str, object]:
+    return {
+        "kind_labels": KIND_LABELS,
+        "region_labels": {value: str(label) for value, label in domain.REGIONS},
+    }
+
+
+def _refuse_without_recipients() -> None:
+    if not current_app.extensions[_ACCEPTING] and request.endpoint != "static":
+        abort(503)

@@ -1,0 +1,230 @@
+"""`portal users` and `portal keys recover`: reviewer accounts from the command line.
+
+The command line holds no reviewer session, so creating an account takes the inspectorate's
+identity from the recovery file and its passphrase (the passphrase from --passphrase-file, the
+PORTAL_RECOVERY_PASSPHRASE variable, or a prompt). That is also the recovery path when no
+administrator can sign in any more: `portal keys recover NEW_ADMIN`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal import custody
+from portal.accounts import totp
+from portal.cli_common import given_passphrase, settings_from_env
+from portal.config import Settings
+from portal.db import make_engine
+from portal.models import Reviewer, Role
+from portal.services import reviewers
+from portal.services.audit import AuditAction, record
+from portal.wordlist import random_words
+
+CLI_ACTOR = "portal-cli"
+ISSUER = "Probation concerns review"
+GENERATED_PASSWORD_WORDS = 6
+
+_recovery_options = [
+    click.option(
+        "--passphrase-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Read the recovery passphrase from this file (else PORTAL_RECOVERY_PASSPHRASE, "
+        "else a prompt).",
+    ),
+    click.option(
+        "--recovery-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"The recovery file (default: the keys folder's {custody.RECOVERY_FILE}).",
+    ),
+]
+
+
+def _with_recovery_options(command: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(_recovery_options):
+        command = option(command)
+    return command
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+def _policy(settings: Settings) -> reviewers.AccountPolicy:
+    return reviewers.AccountPolicy(
+        password_cost=settings.password_cost, keyring_work_factor=settings.keyring_work_factor
+    )
+
+
+def _identity(settings: Settings, passphrase: str | None, recovery_file: Path | None):  # type: ignore[no-untyped-def]
+    passphrase = passphrase or click.prompt("Recovery passphrase", hide_input=True)
+    return custody.recover_identity(
+        recovery_file or settings.keys_dir / custody.RECOVERY_FILE, passphrase
+    )
+
+
+def add_account(
+    settings: Settings,
+    *,
+    username: str,
+    role: Role,
+    passphrase: str | None,
+    recovery_file: Path | None,
+    enrolled: bool,
+    action: AuditAction,
+) -> None:
+    """Create an account; print its enrolment code, or (enrolled) its password and TOTP key."""
+    identity = _identity(settings, passphrase, recovery_file)
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            try:
+                reviewer, code = reviewers.create_account(
+                    session,
+                    username=username,
+                    role=role,
+                    identity=identity,
+                    policy=_policy(settings),
+                    now=_now(),
+                )
+            except reviewers.AccountError as error:
+                raise click.ClickException(str(error)) from None
+            password = None
+            if enrolled:
+                keyring = reviewers.Keyring.unwrapped(reviewer.keyring or b"", code)
+                if keyring is None:  # pragma: no cover - the code was just made for it
+                    raise click.ClickException("the new account's keys did not open")
+                password = " ".join(random_words(GENERATED_PASSWORD_WORDS))
+                reviewers.enrol_without_confirmation(
+                    reviewer, keyring, password=password, policy=_policy(settings)
+                )
+            record(
+                session,
+                actor=CLI_ACTOR,
+                action=action,
+                subject=reviewer.username,
+                detail={"role": role.value, "enrolled": enrolled},
+                now=_now(),
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    if password is None:
+        click.echo(f"Created the {role.value} account {reviewer.username!r}. Enrolment code, shown")
+        click.echo("only this once (it works once and expires in 7 days):")
+        click.echo(f"\n    {code}\n")
+        click.echo("They set up their account at the review site's /enrol page.")
+        return
+    click.echo(f"Created and enrolled the {role.value} account {reviewer.username!r}.")
+    click.echo("Shown only this once:")
+    click.echo(f"    username:  {reviewer.username}")
+    click.echo(f"    password:  {password}")
+    click.echo(f"    TOTP key:  {totp.secret_text(keyring.totp_secret)}")
+    click.echo(
+        "    TOTP URI:  "
+        + totp.provisioning_uri(keyring.totp_secret, account=reviewer.username, issuer=ISSUER)
+    )
+    click.echo("Add the key to an authenticator app; sign in with a code from it.")
+
+
+@click.group()
+def users() -> None:
+    """Reviewer accounts: add, revoke, list."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in Role]),
+    default=Role.INSPECTOR.value,
+    show_default=True,
+)
+@click.option(
+    "--enrolled",
+    is_flag=True,
+    help="Enrol at once with a generated password, and print it and the TOTP key (for the "
+    "first account of a development portal, or automation).",
+)
+@_with_recovery_options
+def users_add(
+    username: str,
+    role: str,
+    enrolled: bool,
+    passphrase_file: Path | None,
+    recovery_file: Path | None,
+) -> None:
+    """Create a reviewer account and print its one-time enrolment code."""
+    add_account(
+        settings_from_env(),
+        username=username,
+        role=Role(role),
+        passphrase=given_passphrase(passphrase_file),
+        recovery_file=recovery_file,
+        enrolled=enrolled,
+        action=AuditAction.ACCOUNT_CREATED,
+    )
+
+
+@users.command("revoke")
+@click.argument("username")
+def users_revoke(username: str) -> None:
+    """Revoke an account: its keys and sessions are deleted at once."""
+    engine = make_engine(settings_from_env().database_url)
+    try:
+        with Session(engine) as session:
+            reviewer = session.scalar(select(Reviewer).where(Reviewer.username == username))
+            if reviewer is None or reviewer.revoked_at is not None:
+                raise click.ClickException(f"there is no active account {username!r}")
+            reviewers.revoke(session, reviewer, now=_now())
+            record(
+                session,
+                actor=CLI_ACTOR,
+                action=AuditAction.ACCOUNT_REVOKED,
+                subject=reviewer.username,
+                now=_now(),
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    click.echo(f"Revoked {username!r}: its keys and sessions are deleted.")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List the accounts: username, role and state."""
+    engine = make_engine(settings_from_env().database_url)
+    try:
+        with Session(engine) as session:
+            accounts = session.scalars(select(Reviewer).order_by(Reviewer.username)).all()
+            for account in accounts:
+                state = (
+                    "revoked"
+                    if account.revoked_at
+                    else "active"
+                    if account.active
+                    else "waiting to enrol"
+                )
+                click.echo(f"{account.username}\t{account.role.value}\t{state}")
+    finally:
+        engine.dispose()
+
+
+@click.command("recover")
+@click.argument("username")
+@_with_recovery_options
+def keys_recover(username: str, passphrase_file: Path | None, recovery_file: Path | None) -> None:
+    """Create a new administrator from the recovery file, when no administrator can sign in."""
+    add_account(
+        settings_from_env(),
+        username=username,
+        role=Role.ADMIN,
+        passphrase=given_passphrase(passphrase_file),
+        recovery_file=recovery_file,
+        enrolled=False,
+        action=AuditAction.KEYS_RECOVERED,
+    )

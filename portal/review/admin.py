@@ -1,0 +1,82 @@
+"""Administrators: creating and revoking reviewer accounts."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, abort, render_template
+from sqlalchemy import select
+
+from portal.db import get_session
+from portal.models import Reviewer, Role
+from portal.review.context import current_time, review_context
+from portal.review.forms import ConfirmForm, NewAccountForm
+from portal.review.guard import current_open_session, current_reviewer, requires
+from portal.services import reviewers
+from portal.services.audit import AuditAction, record
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@blueprint.get("/accounts")
+@requires(Role.ADMIN)
+def accounts() -> str:
+    listed = get_session().scalars(select(Reviewer).order_by(Reviewer.username)).all()
+    return render_template("accounts.html", accounts=listed, form=ConfirmForm(), now=current_time())
+
+
+@blueprint.route("/accounts/new", methods=["GET", "POST"])
+@requires(Role.ADMIN)
+def new_account() -> str:
+    form = NewAccountForm()
+    if not form.validate_on_submit():
+        return render_template("new_account.html", form=form)
+    identity = current_open_session().keyring.identity
+    if identity is None:
+        abort(403)
+    db, now = get_session(), current_time()
+    try:
+        reviewer, code = reviewers.create_account(
+            db,
+            username=form.username.data,
+            role=Role(form.role.data),
+            identity=identity,
+            policy=review_context().accounts,
+            now=now,
+        )
+    except reviewers.UsernameTaken as taken:
+        form.username.errors = [f"{str(taken).capitalize()}."]
+        return render_template("new_account.html", form=form)
+    record(
+        db,
+        actor=current_reviewer().username,
+        action=AuditAction.ACCOUNT_CREATED,
+        subject=reviewer.username,
+        detail={"role": reviewer.role.value},
+        now=now,
+    )
+    db.commit()
+    return render_template(
+        "account_created.html", reviewer=reviewer, code=code, expires=reviewer.enrolment_expires_at
+    )
+
+
+@blueprint.post("/accounts/<uuid:account_id>/revoke")
+@requires(Role.ADMIN)
+def revoke(account_id: uuid.UUID) -> str:
+    form, db, now = ConfirmForm(), get_session(), current_time()
+    reviewer = db.get(Reviewer, account_id) or abort(404)
+    if not form.validate_on_submit():
+        abort(400)
+    if reviewer.id == current_reviewer().id:
+        abort(409)
+    reviewers.revoke(db, reviewer, now=now)
+    record(
+        db,
+        actor=current_reviewer().username,
+        action=AuditAction.ACCOUNT_REVOKED,
+        subject=reviewer.username,
+        now=now,
+    )
+    db.commit()
+    return render_template("account_revoked.html", reviewer=reviewer)

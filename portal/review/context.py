@@ -1,0 +1,47 @@
+"""What the review site's views need, built once with the app."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from portal import crypto
+from portal.services.blobs import BlobStore
+from portal.services.inbox import Deadlines
+from portal.services.review_sessions import SessionPolicy
+from portal.services.reviewers import AccountPolicy
+
+_EXTENSION = "portal.review"
+
+
+def utc_now() -> datetime.datetime:
+    """Now, in UTC, without a time zone (as the review tables store it)."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class ReviewContext:
+    recipients: Sequence[crypto.Recipient]
+    """The inspectorate's public recipients: replies and notes are encrypted to them."""
+    blobs: BlobStore
+    accounts: AccountPolicy
+    sessions: SessionPolicy
+    deadlines: Deadlines
+    clock: Callable[[], datetime.datetime] = utc_now
+    """Now, in naive UTC; tests replace it to reach timeouts and TOTP steps."""
+
+
+def install(app: Flask, context: ReviewContext) -> None:
+    app.extensions[_EXTENSION] = context
+
+
+def review_context() -> ReviewContext:
+    return current_app.extensions[_EXTENSION]
+
+
+def current_time() -> datetime.datetime:
+    """The review site's now (naive UTC), from its context's clock."""
+    return review_context().clock()

@@ -1,0 +1,233 @@
+"""An inspector's work on one report: reading it, triage, notes, links, and replies.
+
+Decryption happens here with the identity from the reviewer's session, for one request; the
+plaintext goes to the page that asked for it and is never stored. Nothing here commits: the
+view records the action in the audit log and commits both together.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from portal import crypto, domain
+from portal.models import (
+    Attachment,
+    Note,
+    Outcome,
+    Priority,
+    Report,
+    ReportLink,
+    ReportStatus,
+    Reviewer,
+)
+from portal.services.blobs import BlobStore
+from portal.services.reports import DOCUMENT_VERSION
+from portal.services.sealing import seal, unseal
+
+MAX_LABELS_LENGTH = 200
+
+
+class TriageError(Exception):
+    """A triage change that cannot be made; the message says why, for the inspector."""
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    id: uuid.UUID
+    message_id: uuid.UUID | None
+    name: str
+    content_type: str
+    size: int
+    metadata_removed: bool
+    metadata_note: str
+
+
+@dataclass(frozen=True)
+class NoteView:
+    author: str
+    written_on: datetime.date
+    text: str
+
+
+def read_report(report: Report, identities: Sequence[crypto.Identity]) -> dict[str, Any]:
+    """The report's sealed document: kind, urgent, region and the answers."""
+    return unseal(report.content, identities)
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    question: str
+    answer: str
+    free_text: bool
+    """Shown as paragraphs of inert text rather than as a single value."""
+
+
+def answer_rows(document: dict[str, Any]) -> list[AnswerRow]:
+    """The report's answers in the order the form asks them, worded for inspectors.
+
+    Answers the catalogue does not know (from a newer or older form) are still shown, last.
+    """
+    answers: dict[str, Any] = dict(document.get("answers", {}))
+    rows = []
+    for name, (question, choices) in [*domain.QUESTIONS.items(), *_unknown(answers)]:
+        if name not in answers:
+            continue
+        value = answers.pop(name)
+        if value in (None, "", []):
+            text = "Not answered"
+        elif choices is not None:
+            values = value if isinstance(value, list) else [value]
+            text = "; ".join(str(domain.label_of(choices, str(item))) for item in values)
+        else:
+            text = str(value)
+        rows.append(AnswerRow(question, text, choices is None and isinstance(value, str)))
+    return rows
+
+
+def _unknown(answers: dict[str, Any]) -> list[tuple[str, tuple[str, None]]]:
+    return [(name, (name, None)) for name in answers if name not in domain.QUESTIONS]
+
+
+def read_attachments(report: Report, identities: Sequence[crypto.Identity]) -> list[AttachmentView]:
+    views = []
+    for attachment in report.attachments:
+        details = unseal(attachment.details, identities)
+        views.append(
+            AttachmentView(
+                id=attachment.id,
+                message_id=attachment.message_id,
+                name=str(details["name"]),
+                content_type=str(details["content_type"]),
+                size=int(details["size"]),
+                metadata_removed=bool(details["metadata_removed"]),
+                metadata_note=str(details["metadata_note"]),
+            )
+        )
+    return views
+
+
+def open_attachment(
+    blobs: BlobStore, attachment: Attachment, identities: Sequence[crypto.Identity]
+) -> Iterator[bytes]:
+    """The attachment's plaintext as authenticated chunks, decrypted as they are sent.
+
+    The header is checked before this returns (a wrong key fails here, before any response);
+    a corrupt payload raises PayloadError part way, which ends the download short rather than
+    handing over a single unauthenticated byte. The file is closed when iteration ends.
+    """
+    source = blobs.path_of(attachment.id).open("rb")
+    try:
+        chunks = crypto.decrypt_chunks(source, identities)
+    except BaseException:
+        source.close()
+        raise
+    return _closing(chunks, source)
+
+
+def _closing(chunks: Iterator[bytes], source: Any) -> Iterator[bytes]:
+    with source:
+        yield from chunks
+
+
+def read_notes(report: Report, identities: Sequence[crypto.Identity]) -> list[NoteView]:
+    return [
+        NoteView(
+            author=note.author.username if note.author else "(removed account)",
+            written_on=note.written_on,
+            text=str(unseal(note.content, identities)["text"]),
+        )
+        for note in report.notes
+    ]
+
+
+def add_note(
+    session: Session,
+    report: Report,
+    *,
+    author: Reviewer,
+    text: str,
+    recipients: Sequence[crypto.Recipient],
+    today: datetime.date,
+) -> Note:
+    position = session.scalar(
+        select(func.coalesce(func.max(Note.position), 0)).where(Note.report_id == report.id)
+    )
+    note = Note(
+        report=report,
+        position=position + 1,
+        author=author,
+        written_on=today,
+        content=seal({"version": DOCUMENT_VERSION, "text": text}, recipients),
+    )
+    session.add(note)
+    return note
+
+
+@dataclass(frozen=True)
+class Triage:
+    status: ReportStatus
+    priority: Priority
+    assignee_id: uuid.UUID | None
+    labels: str
+    outcome: Outcome | None
+
+
+def change_triage(report: Report, triage: Triage, *, today: datetime.date) -> dict[str, str]:
+    """Apply `triage`; return what changed (field: "old -> new"), for the audit log."""
+    if triage.status is ReportStatus.CLOSED and triage.outcome is None:
+        raise TriageError("choose an outcome to close a report")
+    if len(triage.labels) > MAX_LABELS_LENGTH:
+        raise TriageError(f"labels must be {MAX_LABELS_LENGTH} characters or fewer")
+    labels = ", ".join(label.strip() for label in triage.labels.split(",") if label.strip())
+    changes = {}
+    for field, new in (
+        ("status", triage.status),
+        ("priority", triage.priority),
+        ("assignee_id", triage.assignee_id),
+        ("labels", labels),
+        ("outcome", triage.outcome if triage.status is ReportStatus.CLOSED else None),
+    ):
+        old = getattr(report, field)
+        if old != new:
+            changes[field] = f"{old} -> {new}"
+            setattr(report, field, new)
+    if report.status is not ReportStatus.NEW and report.acknowledged_on is None:
+        report.acknowledged_on = today
+    report.closed_on = (report.closed_on or today) if report.status is ReportStatus.CLOSED else None
+    return changes
+
+
+def link_reports(session: Session, report: Report, other_id: uuid.UUID) -> None:
+    if other_id == report.id:
+        raise TriageError("a report cannot be related to itself")
+    if session.get(Report, other_id) is None:
+        raise TriageError("there is no report with that reference")
+    first, second = sorted([report.id, other_id])
+    if session.get(ReportLink, (first, second)) is None:
+        session.add(ReportLink(report_id=first, related_id=second))
+
+
+def unlink_reports(session: Session, report: Report, other_id: uuid.UUID) -> None:
+    first, second = sorted([report.id, other_id])
+    session.execute(
+        delete(ReportLink).where(ReportLink.report_id == first, ReportLink.related_id == second)
+    )
+
+
+def related_reports(session: Session, report: Report) -> list[Report]:
+    links = session.execute(
+        select(ReportLink).where(
+            or_(ReportLink.report_id == report.id, ReportLink.related_id == report.id)
+        )
+    ).scalars()
+    ids = [link.related_id if link.report_id == report.id else link.report_id for link in links]
+    if not ids:
+        return []
+    return list(session.scalars(select(Report).where(Report.id.in_(ids))))

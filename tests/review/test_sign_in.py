@@ -1,0 +1,169 @@
+"""Signing in: three factors, throttling, single-use codes, timeouts, and signing out."""
+
+from __future__ import annotations
+
+import base64
+
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.config import Settings
+from portal.models import AuditEntry, ReviewSession, Role
+from portal.services.review_sessions import SessionTicket, _unseal
+from tests.review.conftest import PASSWORD, Account, Clock, reviewer_row, sign_in, token
+from tests.support.submitting import everything_stored
+
+REFUSED = "The username, password or code is not right."
+
+
+def test_the_right_password_and_code_open_the_inbox(
+    review_app: Flask, make_account, clock: Clock, session: Session
+) -> None:
+    account = make_account("ada")
+    client = review_app.test_client()
+
+    response = sign_in(client, account, clock)
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert client.get("/").status_code == 200
+    assert session.scalar(select(func.count()).select_from(ReviewSession)) == 1
+    actions = session.scalars(select(AuditEntry.action)).all()
+    assert "sign_in" in actions
+
+
+def test_an_auditor_lands_on_the_audit_log(review_app: Flask, make_account, clock: Clock) -> None:
+    response = sign_in(review_app.test_client(), make_account("ida", Role.AUDITOR), clock)
+
+    assert response.headers["Location"] == "/audit"
+
+
+def test_every_wrong_factor_gets_the_same_answer(
+    review_app: Flask, make_account, clock: Clock
+) -> None:
+    account = make_account("ada")
+    wrong = [
+        Account("ada", account.role, account.totp_secret, password="not the password at all"),
+        Account("nobody", account.role, account.totp_secret),
+    ]
+    pages = [sign_in(review_app.test_client(), other, clock).text for other in wrong]
+    pages.append(sign_in(review_app.test_client(), account, clock, code="000000").text)
+
+    for page in pages:
+        assert REFUSED in page
+
+
+def test_five_failures_lock_the_account_even_against_the_right_password(
+    review_app: Flask, make_account, clock: Clock, session: Session
+) -> None:
+    account = make_account("ada")
+    wrong = Account("ada", account.role, account.totp_secret, password="a wrong password here")
+    client = review_app.test_client()
+
+    # When the wrong password is tried five times
+    for _ in range(5):
+        sign_in(client, wrong, clock)
+
+    # Then even the right one is refused while the lock lasts, and the lock is recorded
+    assert "locked" in sign_in(client, account, clock).text
+    assert reviewer_row(session, "ada").locked_until is not None
+    assert "account_locked" in session.scalars(select(AuditEntry.action)).all()
+    # And after the lock has passed, the right factors work again
+    clock.advance(minutes=16)
+    assert sign_in(client, account, clock).status_code == 302
+
+
+def test_a_totp_code_is_accepted_once_only(review_app: Flask, make_account, clock: Clock) -> None:
+    account = make_account("ada")
+    code = account.code(clock.now)
+    first, second = review_app.test_client(), review_app.test_client()
+
+    accepted = sign_in(first, account, clock, code=code)
+    replayed = sign_in(second, account, clock, code=code)
+
+    assert accepted.status_code == 302
+    assert REFUSED in replayed.text
+
+
+def test_a_session_ends_after_15_idle_minutes(
+    review_app: Flask, make_account, clock: Clock, session: Session
+) -> None:
+    client = review_app.test_client()
+    sign_in(client, make_account("ada"), clock)
+    clock.advance(minutes=14)
+    assert client.get("/").status_code == 200
+
+    clock.advance(minutes=15, seconds=1)
+
+    assert client.get("/").headers["Location"] == "/sign-in"
+    assert session.scalar(select(func.count()).select_from(ReviewSession)) == 0
+
+
+def test_a_busy_session_still_ends_after_8_hours(
+    review_app: Flask, make_account, clock: Clock
+) -> None:
+    client = review_app.test_client()
+    sign_in(client, make_account("ada"), clock)
+    for _ in range(8 * 6):
+        clock.advance(minutes=10)
+        client.get("/")
+
+    assert client.get("/").headers["Location"] == "/sign-in"
+
+
+def test_after_sign_out_the_session_and_its_sealed_keys_are_gone(
+    review_app: Flask, make_account, clock: Clock, session: Session, settings: Settings
+) -> None:
+    # Given a signed-in reviewer, and what their session keeps on the server
+    client = review_app.test_client()
+    sign_in(client, make_account("ada"), clock)
+    with client.session_transaction() as cookie:
+        ticket = SessionTicket(
+            token=cookie["ticket"]["token"],
+            key=base64.b64decode(cookie["ticket"]["key"]),
+        )
+    row = session.scalars(select(ReviewSession)).one()
+    sealed, row_id = row.sealed_keyring, row.id
+    assert _unseal(sealed, ticket.key, row_id) is not None  # the cookie's key opens it now
+
+    # When they sign out
+    page = client.get("/account/password")
+    response = client.post("/sign-out", data={"csrf_token": token(page)})
+
+    # Then the row is gone, the cookie forgets the key, and the sealed keyring is nowhere
+    assert "You have signed out" in response.text
+    session.rollback()  # a fresh transaction sees what the app committed
+    assert session.get(ReviewSession, row_id) is None
+    with client.session_transaction() as cookie:
+        assert "ticket" not in cookie
+    assert sealed not in everything_stored(settings)
+    assert client.get("/").headers["Location"] == "/sign-in"
+
+
+def test_a_session_cookie_with_the_wrong_key_opens_nothing(
+    review_app: Flask, make_account, clock: Clock
+) -> None:
+    client = review_app.test_client()
+    sign_in(client, make_account("ada"), clock)
+    with client.session_transaction() as cookie:
+        cookie["ticket"] = {**cookie["ticket"], "key": "A" * 43 + "="}
+
+    assert client.get("/").headers["Location"] == "/sign-in"
+
+
+def test_the_password_is_never_what_opens_a_session_alone(
+    review_app: Flask, make_account, clock: Clock
+) -> None:
+    make_account("ada")
+    client = review_app.test_client()
+    page = client.get("/sign-in")
+
+    response = client.post(
+        "/sign-in",
+        data={"csrf_token": token(page), "username": "ada", "password": PASSWORD, "code": ""},
+    )
+
+    assert response.status_code == 200
+    assert "Enter the code from your authenticator app" in response.text
+    assert client.get("/").headers["Location"] == "/sign-in"
