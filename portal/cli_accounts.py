@@ -110,23 +110,24 @@ def add_account(
                 detail={"role": role.value, "enrolled": enrolled},
                 now=_now(),
             )
+            username = reviewer.username
             session.commit()
     finally:
         engine.dispose()
     if password is None:
-        click.echo(f"Created the {role.value} account {reviewer.username!r}. Enrolment code, shown")
+        click.echo(f"Created the {role.value} account {username!r}. Enrolment code, shown")
         click.echo("only this once (it works once and expires in 7 days):")
         click.echo(f"\n    {code}\n")
         click.echo("They set up their account at the review site's /enrol page.")
         return
-    click.echo(f"Created and enrolled the {role.value} account {reviewer.username!r}.")
+    click.echo(f"Created and enrolled the {role.value} account {username!r}.")
     click.echo("Shown only this once:")
-    click.echo(f"    username:  {reviewer.username}")
+    click.echo(f"    username:  {username}")
     click.echo(f"    password:  {password}")
     click.echo(f"    TOTP key:  {totp.secret_text(keyring.totp_secret)}")
     click.echo(
         "    TOTP URI:  "
-        + totp.provisioning_uri(keyring.totp_secret, account=reviewer.username, issuer=ISSUER)
+        + totp.provisioning_uri(keyring.totp_secret, account=username, issuer=ISSUER)
     )
     click.echo("Add the key to an authenticator app; sign in with a code from it.")
 
