@@ -192,3 +192,30 @@ def test_an_enrolling_account_can_only_finish_enrolling(
     response = client.get(path)
     assert response.status_code == 302
     assert response.headers["Location"] == "/enrol/set-up"
+
+
+def test_every_form_needs_its_csrf_token_even_from_a_signed_in_administrator(
+    review_app: Flask, settings: Settings, session: Session, make_account, clock: Clock
+) -> None:
+    # Given an administrator signed in, and a report to act on
+    report, attachment = _submitted_report(settings, session)
+    admin = review_app.test_client()
+    sign_in(admin, make_account("ada", Role.ADMIN), clock)
+    target = make_account("target")
+    target_id = session.scalar(select(Reviewer.id).where(Reviewer.username == target.username))
+    arguments = {
+        "report_id": str(report.id),
+        "attachment_id": str(attachment.id),
+        "account_id": str(target_id),
+    }
+
+    # When every POST is sent without a token
+    posts = [path for _, method, path in _requests(review_app, arguments) if method == "POST"]
+    statuses = {path: admin.post(path, data={"anything": "x"}).status_code for path in posts}
+
+    # Then each is refused before it does anything, and the administrator is still signed in
+    assert len(posts) >= 10
+    assert set(statuses.values()) == {400}, statuses
+    assert admin.get("/admin/accounts").status_code == 200
+    session.rollback()
+    assert session.get(Reviewer, target_id).revoked_at is None
