@@ -15,11 +15,15 @@ from markupsafe import Markup, escape
 
 ALLOWED_TAGS = frozenset({"p", "br"})
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+# Bidirectional controls can make text display in another order than it was written ("exe.txt"
+# shown as "txt.exe"). They are shown as visible codes instead; the stored text is unchanged.
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def paragraphs(text: str) -> Markup:
     """`text` as HTML paragraphs, with single line breaks kept; every character inert."""
     normalised = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    normalised = _BIDI_CONTROLS.sub(lambda match: f"[U+{ord(match.group()):04X}]", normalised)
     if not normalised:
         return Markup("")
     html = "".join(

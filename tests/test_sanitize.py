@@ -38,3 +38,10 @@ def test_blank_lines_make_paragraphs_and_single_newlines_breaks() -> None:
 
 def test_empty_text_gives_nothing() -> None:
     assert str(paragraphs("  \n ")) == ""
+
+
+def test_bidirectional_controls_are_shown_as_codes_not_obeyed() -> None:
+    html = str(paragraphs("invoice\u202eexe.txt and \u2066isolate\u2069"))
+
+    assert "\u202e" not in html and "\u2066" not in html
+    assert html == "<p>invoice[U+202E]exe.txt and [U+2066]isolate[U+2069]</p>"

@@ -15,7 +15,7 @@ from portal import crypto, domain
 from portal.db import get_session
 from portal.models import Attachment, Author, Outcome, Priority, Report, ReportStatus
 from portal.review.context import current_time, review_context
-from portal.review.forms import LinkForm, TextForm, TriageForm
+from portal.review.forms import LinkForm, NoteForm, ReplyForm, TriageForm
 from portal.review.guard import READERS, current_open_session, current_reviewer, requires
 from portal.review.inbox import _assignable_accounts
 from portal.services import casework
@@ -59,8 +59,8 @@ def report(report_id: uuid.UUID) -> str:
 def _render_report(
     report: Report,
     *,
-    reply_form: TextForm | None = None,
-    note_form: TextForm | None = None,
+    reply_form: ReplyForm | None = None,
+    note_form: NoteForm | None = None,
     triage_form: TriageForm | None = None,
     link_form: LinkForm | None = None,
     status: int = 200,
@@ -84,8 +84,8 @@ def _render_report(
         related=casework.related_reports(db, report),
         acknowledge=acknowledge,
         feedback=feedback,
-        reply_form=reply_form or TextForm(prefix="reply"),
-        note_form=note_form or TextForm(prefix="note"),
+        reply_form=reply_form or ReplyForm(prefix="reply"),
+        note_form=note_form or NoteForm(prefix="note"),
         triage_form=triage_form or _triage_form(report),
         link_form=link_form or LinkForm(prefix="link"),
     ), status  # type: ignore[return-value]
@@ -157,7 +157,7 @@ def _attachment_disposition(name: str, content_type: str | None) -> str:
 @blueprint.post("/<uuid:report_id>/reply")
 @requires(*READERS)
 def reply(report_id: uuid.UUID) -> str | BaseResponse:
-    report, form = _report(report_id), TextForm(prefix="reply")
+    report, form = _report(report_id), ReplyForm(prefix="reply")
     if not form.validate_on_submit():
         return _render_report(report, reply_form=form, status=400)
     try:
@@ -180,7 +180,7 @@ def reply(report_id: uuid.UUID) -> str | BaseResponse:
 @blueprint.post("/<uuid:report_id>/notes")
 @requires(*READERS)
 def note(report_id: uuid.UUID) -> str | BaseResponse:
-    report, form = _report(report_id), TextForm(prefix="note")
+    report, form = _report(report_id), NoteForm(prefix="note")
     if not form.validate_on_submit():
         return _render_report(report, note_form=form, status=400)
     casework.add_note(

@@ -95,16 +95,22 @@ class NewAccountForm(FlaskForm):
     )
 
 
-class TextForm(FlaskForm):
-    """A reply to the submitter, or an internal note."""
-
-    text = TextAreaField(
-        "Text",
+def _text_field(label: str) -> TextAreaField:
+    return TextAreaField(
+        label,
         validators=[
             InputRequired("Write something first"),
             Length(max=LONG_TEXT, message=f"Keep it to {LONG_TEXT:,} characters"),
         ],
     )
+
+
+class ReplyForm(FlaskForm):
+    text = _text_field("Reply to the submitter")
+
+
+class NoteForm(FlaskForm):
+    text = _text_field("Note for inspectors")
 
 
 class TriageForm(FlaskForm):
