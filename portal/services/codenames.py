@@ -1,6 +1,9 @@
 """Codenames: the submitter's only way back to their report.
 
 A codename is eight words from the EFF long list (about 103 bits), shown once and never stored.
+The list's four hyphenated words ("drop-down", "t-shirt" ...) are left out: a person may type
+hyphens between words, so a hyphen must only ever separate them. 7,772 words remain, so eight
+still give 8 x log2(7772) = 103.4 bits.
 One slow, salted hash (Argon2id) of it gives two independent values: a lookup token, stored to
 find the report, and the seed of the submitter's reply identity, never stored. Inspectors'
 replies are encrypted to that identity's recipient, so only the codename's holder can read them.
@@ -11,8 +14,10 @@ hashing the codename once for every report there is.
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
@@ -21,7 +26,7 @@ from portal import crypto
 from portal.crypto.format import hkdf_sha256
 from portal.crypto.keys import AnyIdentity
 from portal.crypto.pq import SEED_SIZE
-from portal.wordlist import eff_long_words, random_words
+from portal.wordlist import eff_long_words
 
 CODENAME_WORDS = 8
 _LOOKUP_LABEL = b"portal/v1/codename/lookup"
@@ -54,8 +59,19 @@ class CodenameKeys:
         return "<CodenameKeys>"
 
 
+def codename_words() -> tuple[str, ...]:
+    """The words codenames are made of: the EFF long list without its hyphenated words."""
+    return _codename_words()
+
+
+@cache
+def _codename_words() -> tuple[str, ...]:
+    return tuple(word for word in eff_long_words() if word.isalpha())
+
+
 def new_codename() -> str:
-    return " ".join(random_words(CODENAME_WORDS))
+    words = codename_words()
+    return " ".join(secrets.choice(words) for _ in range(CODENAME_WORDS))
 
 
 def normalise(text: str) -> str:
@@ -67,7 +83,7 @@ def normalise(text: str) -> str:
     words = [word for word in _SEPARATORS.split(folded) if word]
     if len(words) != CODENAME_WORDS:
         raise InvalidCodename(f"a codename has {CODENAME_WORDS} words")
-    known = frozenset(eff_long_words())
+    known = frozenset(codename_words())
     if not all(word in known for word in words):
         raise InvalidCodename("a word of the codename is not on the word list")
     return " ".join(words)
