@@ -1,0 +1,488 @@
+"""Retention: a closed report is destroyed a set number of days after it was closed.
+
+What destroying a report removes
+--------------------------------
+Its row, with its messages, notes, attachment rows and links to other reports; its per-report
+key material, which lives in the row (the codename's hash, and the reply recipient derived from
+the codename); and its attachments' blob files, each overwritten with zeros before it is
+unlinked. The audit log keeps that it happened (`report_destroyed`, with counts, never content)
+and each run (`retention_run`). Reviewer keyrings are not per report and are never touched.
+
+Failure order
+-------------
+The rows and the audit entry go in one transaction; the blob files are overwritten only after
+it has committed:
+
+- If anything fails before or during the commit, the transaction is rolled back and no file has
+  been touched: the report is whole and is tried again next run.
+- If a file cannot be overwritten or unlinked after the commit, the report is already gone and
+  the file left behind is ciphertext that no row refers to. That is reported as a problem, and
+  every run begins by overwriting and unlinking such orphan blob files (`remove_orphans`).
+
+The other order (files first) would be worse: a commit failing after the files were wiped
+would leave a report that still exists, and may have been reopened, with its files destroyed.
+
+What overwriting achieves, honestly
+-----------------------------------
+Overwriting a file in place and then unlinking it removes its bytes from the file as the
+filesystem presents it, and from the blocks it occupies on a simple filesystem and a spinning
+disk. It does not guarantee the old bytes are gone: journaling filesystems may keep copies in
+the journal, copy-on-write filesystems (btrfs, ZFS) and snapshots write the zeros elsewhere, and
+SSDs remap blocks, so the old ciphertext can survive in blocks nothing points to any more.
+Backups keep it too. The same holds for SQLite's deleted pages in a journal or on an SSD, and
+for PostgreSQL, which leaves deleted rows in its pages until VACUUM reuses the space (and in
+its WAL archives and backups).
+
+What protects a destroyed report is that everything left behind is age ciphertext. Note what
+that ciphertext is encrypted to: reports, notes and attachments to the inspectorate's
+long-lived recipient, messages to it and to the submitter's reply key (derived from the
+codename). The per-report material deleted with the row (the codename's hash and the reply
+recipient) unlinks the codename from the report, but it is not a key to these ciphertexts:
+anyone holding a copy of the old blocks and the inspectorate's identity could still decrypt
+them. Making leftover copies unreadable would need a per-report data key that is itself
+destroyed (crypto-shredding), which the portal's format does not have.
+
+SQLite
+------
+The portal's connections set `secure_delete=ON`, so deleted rows are overwritten with zeros;
+but in WAL mode the zeroed pages are written to the WAL, and the old pages stay in the database
+file, and earlier WAL frames keep the original content, until a checkpoint. `run_retention`
+therefore ends with `PRAGMA wal_checkpoint(TRUNCATE)`, which copies the zeroed pages into the
+database file and empties the WAL (truncation frees the WAL's blocks without overwriting them,
+with the caveats above).
+
+Running from cron
+-----------------
+A run is idempotent: a second run finds nothing left to do. Two runs at once are safe: each
+report is destroyed under a lock (PostgreSQL: the row's lock; SQLite: the database's write
+lock, taken before the report is read), so the second run finds the row gone and skips it,
+which is not a problem. A report reopened between listing and destroying is skipped too. Orphan
+blob files are removed only once untouched for ORPHAN_MIN_AGE, so a run never destroys the
+blob of an upload still in progress.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import stat
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, or_, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from portal.models import Attachment, Message, Note, Report, ReportLink, ReportStatus
+from portal.services.audit import AuditAction, AuditLogBusy, record
+from portal.services.blobs import BlobStore
+
+OVERWRITE_CHUNK = 64 * 1024
+"""Zeros are written in chunks of this size, so memory stays flat whatever the file's size."""
+
+ORPHAN_MIN_AGE = datetime.timedelta(hours=1)
+"""An orphan blob file is removed only once it has not been written to for this long. Blobs
+are published just before their row commits, and staged while an upload arrives: a young file
+with no row may belong to a request still in progress, and must not be destroyed under it."""
+
+
+class NothingToDestroy(Exception):
+    """`destroy_report` found nothing to do; the report (if any) is left as it is."""
+
+
+class ReportGone(NothingToDestroy):
+    """The report is no longer there: another run (or an administrator) destroyed it first."""
+
+
+class ReportNotDue(NothingToDestroy):
+    """The report is not closed, or was closed after the given date (it may have been reopened
+    since it was listed)."""
+
+
+@dataclass(frozen=True)
+class DestroyedReport:
+    """What `destroy_report` removed, and what it could not."""
+
+    report_id: uuid.UUID
+    messages: int
+    notes: int
+    files: int
+    """Attachment rows deleted; each had a blob file."""
+    links: int
+    blobs_removed: int
+    """Blob files overwritten and unlinked (a file already missing is not counted)."""
+    problems: tuple[str, ...] = ()
+    """Blob files that could not be overwritten or unlinked: orphans now, removed by a later
+    run's `remove_orphans`."""
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    """What `run_retention` did."""
+
+    cutoff: datetime.date
+    """Reports closed on or before this date were due."""
+    destroyed: int = 0
+    blob_files_removed: int = 0
+    orphans_removed: int = 0
+    skipped: int = 0
+    """Due reports another run destroyed first, or that were reopened: not problems."""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def removed_anything(self) -> bool:
+        return bool(self.destroyed or self.blob_files_removed or self.orphans_removed)
+
+
+def cutoff_date(today: datetime.date, retention_days: int) -> datetime.date:
+    """The last closing date that is due on `today`. Raises ValueError below one day."""
+    if retention_days < 1:
+        raise ValueError("retention must be at least one day")
+    return today - datetime.timedelta(days=retention_days)
+
+
+def due_reports(
+    session: Session, *, today: datetime.date, retention_days: int
+) -> list[tuple[uuid.UUID, datetime.date]]:
+    """Closed reports due for destruction, with their closing dates, oldest first.
+
+    A report with no closing date is never due, whatever its status.
+    """
+    cutoff = cutoff_date(today, retention_days)
+    rows = session.execute(
+        select(Report.id, Report.closed_on)
+        .where(
+            Report.status == ReportStatus.CLOSED,
+            Report.closed_on.is_not(None),
+            Report.closed_on <= cutoff,
+        )
+        .order_by(Report.closed_on, Report.id)
+    )
+    return [(report_id, closed_on) for report_id, closed_on in rows]
+
+
+def due_for_destruction(
+    session: Session, *, today: datetime.date, retention_days: int
+) -> list[uuid.UUID]:
+    """The ids of closed reports closed on or before `today - retention_days`, oldest first."""
+    return [
+        report_id
+        for report_id, _ in due_reports(session, today=today, retention_days=retention_days)
+    ]
+
+
+def destroy_report(
+    session: Session,
+    report_id: uuid.UUID,
+    blobs: BlobStore,
+    *,
+    actor: str,
+    now: datetime.datetime,
+    closed_on_or_before: datetime.date | None = None,
+) -> DestroyedReport:
+    """Destroy a closed report: rows and audit entry in one transaction, then its blob files.
+
+    Runs its own transaction, so the session must have none open (ValueError otherwise). The
+    report must still be closed, and closed on or before `closed_on_or_before` if given: else
+    ReportNotDue. ReportGone if it no longer exists. Either way nothing was changed. A database
+    error (or AuditLogBusy) is raised after rolling back, with no file touched. Files that
+    cannot be removed after the commit are listed in the result's `problems`.
+
+    On SQLite, the deleted rows stay readable in the WAL until a checkpoint: `run_retention`
+    takes care of that (see `checkpoint_sqlite`).
+    """
+    if session.in_transaction():
+        raise ValueError("destroy_report runs its own transaction: commit or roll back first")
+    try:
+        attachment_ids, counts = _delete_rows(session, report_id, closed_on_or_before)
+        record(
+            session,
+            actor=actor,
+            action=AuditAction.REPORT_DESTROYED,
+            subject=str(report_id),
+            detail={
+                "messages": counts["messages"],
+                "notes": counts["notes"],
+                "files": counts["files"],
+            },
+            now=now,
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    removed, problems = _remove_blob_files(blobs, [blobs.path_of(i) for i in attachment_ids])
+    return DestroyedReport(
+        report_id=report_id,
+        messages=counts["messages"],
+        notes=counts["notes"],
+        files=counts["files"],
+        links=counts["links"],
+        blobs_removed=removed,
+        problems=tuple(problems),
+    )
+
+
+def _delete_rows(
+    session: Session, report_id: uuid.UUID, closed_on_or_before: datetime.date | None
+) -> tuple[list[uuid.UUID], dict[str, int]]:
+    """Lock the report, check it is due, collect its attachment ids and delete its rows.
+
+    The children are deleted explicitly rather than left to the foreign keys' ON DELETE
+    CASCADE: the result is the same on both databases, and it does not depend on a SQLite
+    connection having `foreign_keys=ON` (a connection made outside `make_engine` would not).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        # Take the write lock before reading, so what is read below is the latest state and
+        # the writes that follow cannot fail on a stale snapshot (see audit._wait_for_turn).
+        session.execute(text("UPDATE reports SET status = status WHERE 0 = 1"))
+    # PostgreSQL: lock the row; a concurrent run waits here, then finds it gone.
+    row = session.execute(
+        select(Report.status, Report.closed_on).where(Report.id == report_id).with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise ReportGone(f"report {report_id} no longer exists")
+    status, closed_on = row
+    if (
+        status is not ReportStatus.CLOSED
+        or closed_on is None
+        or (closed_on_or_before is not None and closed_on > closed_on_or_before)
+    ):
+        raise ReportNotDue(f"report {report_id} is not closed, or not long enough")
+    attachment_ids = list(
+        session.scalars(select(Attachment.id).where(Attachment.report_id == report_id))
+    )
+    counts = {
+        # Attachments first: some belong to messages as well as to the report.
+        "files": _delete(session, delete(Attachment).where(Attachment.report_id == report_id)),
+        "messages": _delete(session, delete(Message).where(Message.report_id == report_id)),
+        "notes": _delete(session, delete(Note).where(Note.report_id == report_id)),
+        "links": _delete(
+            session,
+            delete(ReportLink).where(
+                or_(ReportLink.report_id == report_id, ReportLink.related_id == report_id)
+            ),
+        ),
+    }
+    if _delete(session, delete(Report).where(Report.id == report_id)) != 1:
+        raise ReportGone(f"report {report_id} no longer exists")  # pragma: no cover - locked
+    return attachment_ids, counts
+
+
+def _delete(session: Session, statement: Any) -> int:
+    result = session.execute(statement, execution_options={"synchronize_session": False})
+    return cast(CursorResult[Any], result).rowcount
+
+
+def overwrite_and_unlink(path: Path) -> None:
+    """Overwrite the file at `path` with zeros (same length, 64 KiB at a time), fsync, unlink.
+
+    Raises FileNotFoundError if it is not there, and OSError if it cannot be opened, written,
+    synced or unlinked, or is not a regular file (a symbolic link is refused, not followed).
+
+    This removes the bytes from the file, not necessarily from the disk: on journaling or
+    copy-on-write filesystems, under snapshots, and on SSDs (which remap blocks), the old
+    blocks may survive. The protection that remains is that a blob is age ciphertext; see the
+    module docstring for what that ciphertext is encrypted to.
+    """
+    # O_NONBLOCK: should the name ever be a FIFO, opening it must not hang a cron job.
+    flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    descriptor = os.open(path, flags)
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        zeros = memoryview(bytes(OVERWRITE_CHUNK))
+        remaining = status.st_size
+        while remaining > 0:
+            remaining -= os.write(descriptor, zeros[: min(OVERWRITE_CHUNK, remaining)])
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    path.unlink()
+
+
+def _remove_blob_files(blobs: BlobStore, paths: list[Path]) -> tuple[int, list[str]]:
+    """Overwrite and unlink each file; a file already gone is not a problem."""
+    removed = 0
+    problems = []
+    for path in paths:
+        try:
+            overwrite_and_unlink(path)
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            problems.append(
+                f"blob file {path.name}: not removed ({error.strerror or error}); "
+                "the next run removes it as an orphan"
+            )
+            continue
+        removed += 1
+    if removed:
+        try:
+            _sync_directory(blobs.directory)
+        except OSError as error:
+            problems.append(f"blob folder: unlinks not synced to disk ({error.strerror})")
+    return removed, problems
+
+
+def orphan_blobs(
+    session: Session, blobs: BlobStore, *, min_age: datetime.timedelta = ORPHAN_MIN_AGE
+) -> list[Path]:
+    """Blob files no attachment row refers to, untouched for at least `min_age`.
+
+    Reads in the session's transaction and ends it (a rollback), so a write can follow.
+    """
+    # Listed before the rows are read: a blob whose row commits in between is then known.
+    listed = set(blobs.orphans(set()))
+    known = set(session.scalars(select(Attachment.id)))
+    session.rollback()
+    oldest_allowed = time.time() - min_age.total_seconds()
+    orphans = []
+    for path in sorted(blobs.orphans(known)):
+        try:
+            old_enough = path.lstat().st_mtime <= oldest_allowed
+        except FileNotFoundError:
+            continue
+        if path in listed and old_enough:
+            orphans.append(path)
+    return orphans
+
+
+def remove_orphans(
+    session: Session, blobs: BlobStore, *, min_age: datetime.timedelta = ORPHAN_MIN_AGE
+) -> tuple[int, list[str]]:
+    """Overwrite and unlink every orphan blob file (see `orphan_blobs`): how many, problems."""
+    return _remove_blob_files(blobs, orphan_blobs(session, blobs, min_age=min_age))
+
+
+def checkpoint_sqlite(session: Session) -> str | None:
+    """On SQLite, move every page out of the WAL and truncate it; a problem line, or None.
+
+    Without this, rows deleted under `secure_delete` stay readable in the WAL (and the old
+    pages in the database file) until SQLite's next automatic checkpoint, which never
+    truncates the WAL. A no-op on PostgreSQL.
+    """
+    engine = session.get_bind()
+    if engine.dialect.name != "sqlite":
+        return None
+    # A raw connection: outside any transaction, which a checkpoint cannot run inside.
+    connection = engine.raw_connection()  # type: ignore[union-attr]
+    try:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, _log_frames, _checkpointed = cursor.fetchone()
+        cursor.close()
+    finally:
+        connection.close()
+    if busy:
+        return (
+            "SQLite checkpoint could not finish (other connections were reading): destroyed "
+            "rows may stay in the WAL file until the next run"
+        )
+    return None
+
+
+def run_retention(
+    session: Session,
+    blobs: BlobStore,
+    *,
+    today: datetime.date,
+    retention_days: int,
+    actor: str,
+    now: datetime.datetime,
+    orphan_min_age: datetime.timedelta = ORPHAN_MIN_AGE,
+) -> RetentionReport:
+    """Destroy every report due on `today`, after first removing orphan blob files left by
+    earlier runs; then checkpoint SQLite, and record one `retention_run` audit entry.
+
+    Never raises for a report that fails: each failure is a line in `problems`, and the
+    report is tried again next run. The session must have no transaction open.
+    """
+    if session.in_transaction():
+        raise ValueError("run_retention runs its own transactions: commit or roll back first")
+    cutoff = cutoff_date(today, retention_days)
+    orphans_removed, problems = remove_orphans(session, blobs, min_age=orphan_min_age)
+    due = due_for_destruction(session, today=today, retention_days=retention_days)
+    # End the read: on SQLite a transaction that has read cannot write once another has.
+    session.rollback()
+    destroyed = files_removed = skipped = 0
+    for report_id in due:
+        try:
+            result = destroy_report(
+                session, report_id, blobs, actor=actor, now=now, closed_on_or_before=cutoff
+            )
+        except NothingToDestroy:
+            skipped += 1
+            continue
+        except (SQLAlchemyError, AuditLogBusy) as error:
+            # The message of a database error may quote SQL; its kind is enough here.
+            problems.append(
+                f"report {report_id}: not destroyed ({type(error).__name__}); "
+                "the next run tries again"
+            )
+            continue
+        destroyed += 1
+        files_removed += result.blobs_removed
+        problems.extend(result.problems)
+    if destroyed and (problem := checkpoint_sqlite(session)):
+        problems.append(problem)
+    report = RetentionReport(
+        cutoff=cutoff,
+        destroyed=destroyed,
+        blob_files_removed=files_removed,
+        orphans_removed=orphans_removed,
+        skipped=skipped,
+        problems=problems,
+    )
+    if problem := _record_run(session, report, retention_days=retention_days, actor=actor, now=now):
+        problems.append(problem)
+    return report
+
+
+def _record_run(
+    session: Session,
+    report: RetentionReport,
+    *,
+    retention_days: int,
+    actor: str,
+    now: datetime.datetime,
+) -> str | None:
+    """Record the run and commit; a problem line if that failed, else None."""
+    try:
+        record(
+            session,
+            actor=actor,
+            action=AuditAction.RETENTION_RUN,
+            detail={
+                "retention_days": retention_days,
+                "cutoff": report.cutoff.isoformat(),
+                "destroyed": report.destroyed,
+                "blob_files": report.blob_files_removed,
+                "orphans": report.orphans_removed,
+                "skipped": report.skipped,
+                "problems": len(report.problems),
+            },
+            now=now,
+        )
+        session.commit()
+    except (SQLAlchemyError, AuditLogBusy) as error:
+        session.rollback()
+        return f"this run was not recorded in the audit log ({type(error).__name__})"
+    return None
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the directory's entries (here: the unlinks) durable."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
