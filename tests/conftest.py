@@ -14,10 +14,13 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from portal import create_review_app, create_submit_app, crypto, db, migrate
 from portal.accounts.passwords import PasswordCost
 from portal.config import Settings, sqlite_url
+from portal.db import make_engine
 from portal.i18n import TRANSLATIONS_DIR
 from portal.keys import RECIPIENTS_FILE
 from portal.services.codenames import HashCost
@@ -70,6 +73,21 @@ def database_url(empty_database_url: str) -> str:
     """A URL to a database migrated to the newest schema."""
     migrate.upgrade(empty_database_url)
     return empty_database_url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the test's migrated database, as scripts and the command line make one."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A database session for the test's own reads and writes (the apps have their own)."""
+    with Session(engine) as session:
+        yield session
 
 
 @pytest.fixture(scope="session")

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.db import make_engine
 from portal.models import Report, ReportKind, ReportStatus
-
-
-@pytest.fixture
-def session(database_url: str) -> Iterator[Session]:
-    engine = make_engine(database_url)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 def _report(**overrides: object) -> Report:

@@ -9,7 +9,6 @@ import datetime
 import json
 import os
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner, Result
@@ -19,7 +18,6 @@ from sqlalchemy.orm import Session
 from portal import crypto
 from portal.cli import main
 from portal.config import Settings
-from portal.db import make_engine
 from portal.models import AuditEntry, Outcome, Report, ReportKind, ReportStatus
 from portal.services.audit import verify_chain
 from portal.services.blobs import BlobStore
@@ -37,13 +35,6 @@ def env(settings: Settings) -> dict[str, str]:
         "PORTAL_BLOB_DIR": str(settings.blobs),
         "PORTAL_RETENTION_DAYS": "365",
     }
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    engine = make_engine(settings.database_url)
-    yield engine
-    engine.dispose()
 
 
 def _run(env: dict[str, str], *arguments: str) -> Result:

@@ -19,7 +19,6 @@ from werkzeug.test import TestResponse
 
 from portal import create_review_app, crypto, db
 from portal.config import Settings
-from portal.db import make_engine
 from portal.models import Reviewer, Role
 from portal.review.context import ReviewContext
 from portal.services import reviewers
@@ -69,14 +68,6 @@ def review_app(settings: Settings, clock: Clock) -> Iterator[Flask]:
     app.test_client_class = HttpsClient
     yield app
     db.get_engine(app).dispose()
-
-
-@pytest.fixture
-def session(settings: Settings) -> Iterator[Session]:
-    engine = make_engine(settings.database_url)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 @pytest.fixture

@@ -11,32 +11,18 @@ import hashlib
 import itertools
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from portal.db import make_engine
 from portal.models import AuditEntry, Report, ReportKind
 from portal.services import audit
 from portal.services.audit import GENESIS_HASH, AuditAction, record, verify_chain
 
 NOW = datetime.datetime(2025, 3, 1, 9, 30, 0)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with Session(engine) as session:
-        yield session
 
 
 def _chain_of(session: Session, length: int) -> list[int]:

@@ -5,17 +5,14 @@ from __future__ import annotations
 import datetime
 import io
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from portal import crypto
 from portal.crypto.stream import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, NONCE_SIZE, TAG_SIZE
-from portal.db import make_engine
 from portal.models import (
     Attachment,
     Author,
@@ -46,19 +43,6 @@ class Stored:
     note: Note
     attachment: Attachment
     reviewer: Reviewer
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with Session(engine) as session:
-        yield session
 
 
 @pytest.fixture

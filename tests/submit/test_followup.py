@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import secrets
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -28,14 +27,6 @@ TODAY = datetime.date(2026, 11, 25)
 @pytest.fixture
 def client(submit_app: Flask) -> FlaskClient:
     return submit_app.test_client()
-
-
-@pytest.fixture
-def session(settings: Settings) -> Iterator[Session]:
-    engine = make_engine(settings.database_url)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 def submit_report(client: FlaskClient) -> str:

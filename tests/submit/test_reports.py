@@ -13,7 +13,6 @@ import io
 import logging
 import secrets
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pikepdf
@@ -26,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from portal import crypto
 from portal.config import Settings
-from portal.db import make_engine
 from portal.models import Attachment, Report, ReportKind
 from portal.services.blobs import BlobStore
 from portal.services.sealing import unseal
@@ -65,14 +63,6 @@ def client(submit_app: Flask) -> FlaskClient:
     client = submit_app.test_client()
     client.environ_base.update(REMOTE_ADDR=CLIENT_ADDRESS, HTTP_USER_AGENT=CLIENT_BROWSER)
     return client
-
-
-@pytest.fixture
-def session(settings: Settings) -> Iterator[Session]:
-    engine = make_engine(settings.database_url)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 def jpeg_with_gps(canary: str) -> bytes:
