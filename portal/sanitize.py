@@ -20,10 +20,16 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+def visible_controls(text: str) -> str:
+    """`text` with bidirectional controls shown as codes, for a single line such as a file name
+    (autoescaping still applies where it is shown)."""
+    return _BIDI_CONTROLS.sub(lambda match: f"[U+{ord(match.group()):04X}]", text)
+
+
 def paragraphs(text: str) -> Markup:
     """`text` as HTML paragraphs, with single line breaks kept; every character inert."""
     normalised = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    normalised = _BIDI_CONTROLS.sub(lambda match: f"[U+{ord(match.group()):04X}]", normalised)
+    normalised = visible_controls(normalised)
     if not normalised:
         return Markup("")
     html = "".join(
@@ -35,5 +41,6 @@ def paragraphs(text: str) -> Markup:
 
 
 def init_app(app: Flask) -> None:
-    """Offer `paragraphs` to templates as a filter: `{{ text|paragraphs }}`."""
+    """Offer both to templates: `{{ text|paragraphs }}` and `{{ name|visible_controls }}`."""
     app.jinja_env.filters["paragraphs"] = paragraphs
+    app.jinja_env.filters["visible_controls"] = visible_controls

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.sanitize import paragraphs
+from portal.sanitize import paragraphs, visible_controls
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -45,3 +45,8 @@ def test_bidirectional_controls_are_shown_as_codes_not_obeyed() -> None:
 
     assert "\u202e" not in html and "\u2066" not in html
     assert html == "<p>invoice[U+202E]exe.txt and [U+2066]isolate[U+2069]</p>"
+
+
+def test_a_file_name_keeps_its_characters_but_shows_its_controls() -> None:
+    assert visible_controls("minutes\u202etxt.exe") == "minutes[U+202E]txt.exe"
+    assert visible_controls("plain name.pdf") == "plain name.pdf"
