@@ -5,12 +5,16 @@ One gunicorn and one Chromium serve the whole session; each test gets a fresh br
 of every request the browser made, so each test can prove nothing went to another origin.
 The database and the blob folder are the server's own, so tests check what was stored by
 decrypting it with the inspectorate's identity, as an inspector's browser never could.
+
+The review site runs under a second gunicorn beside it, on the same instance folder, keys and
+database, as on a single host. Reviewers' contexts have JavaScript on, as inspectors' browsers
+do, and watch their pages for dialogs and console errors as well as logging every request.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +23,14 @@ import pytest
 from portal import crypto, db, migrate
 from portal.config import PROJECT_ROOT, sqlite_url
 from portal.keys import RECIPIENTS_FILE
-from tests.browser.harness import BrowserVisit, RequestLog, SubmitSite
+from tests.browser.harness import (
+    BrowserVisit,
+    PageWatch,
+    RequestLog,
+    ReviewSite,
+    ReviewVisit,
+    SubmitSite,
+)
 from tests.support.components import unavailable
 from tests.support.gunicorn import gunicorn
 
@@ -69,6 +80,22 @@ def browser_database_url(browser_instance_dir: Path) -> str:
     return url
 
 
+def _site_env(keys_dir: Path, instance_dir: Path, database_url: str) -> dict[str, str]:
+    """The environment both sites are served with: one instance folder, keys folder and
+    database, as on a single host."""
+    return {
+        "PORTAL_INSTANCE_DIR": str(instance_dir),
+        "PORTAL_KEYS_DIR": str(keys_dir),
+        "PORTAL_DATABASE_URL": database_url,
+        "PORTAL_BLOB_DIR": str(instance_dir / "blobs"),
+        "PORTAL_PLAIN_HTTP": "1",
+        # The global limits protect a real site from floods; this session sends a few dozen
+        # reports and codenames within a minute, which is not what is being tested here.
+        "PORTAL_SUBMISSIONS_PER_MINUTE": "1000",
+        "PORTAL_CODENAME_ATTEMPTS_PER_MINUTE": "1000",
+    }
+
+
 @pytest.fixture(scope="session")
 def submit_site(
     tmp_path_factory: pytest.TempPathFactory,
@@ -78,17 +105,7 @@ def submit_site(
     inspectorate_identity: crypto.HybridIdentity,
 ) -> Iterator[SubmitSite]:
     """The submission site served by real gunicorn over plain HTTP on loopback."""
-    env = {
-        "PORTAL_INSTANCE_DIR": str(browser_instance_dir),
-        "PORTAL_KEYS_DIR": str(browser_keys_dir),
-        "PORTAL_DATABASE_URL": browser_database_url,
-        "PORTAL_BLOB_DIR": str(browser_instance_dir / "blobs"),
-        "PORTAL_PLAIN_HTTP": "1",
-        # The global limits protect a real site from floods; this session sends a few dozen
-        # reports and codenames within a minute, which is not what is being tested here.
-        "PORTAL_SUBMISSIONS_PER_MINUTE": "1000",
-        "PORTAL_CODENAME_ATTEMPTS_PER_MINUTE": "1000",
-    }
+    env = _site_env(browser_keys_dir, browser_instance_dir, browser_database_url)
     engine = db.make_engine(browser_database_url)
     try:
         with gunicorn("wsgi:submit_app", env, tmp_path_factory.mktemp("browser-logs")) as server:
@@ -99,6 +116,26 @@ def submit_site(
                 identity=inspectorate_identity,
                 engine=engine,
             )
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def review_site(
+    tmp_path_factory: pytest.TempPathFactory,
+    browser_keys_dir: Path,
+    browser_instance_dir: Path,
+    browser_database_url: str,
+    inspectorate_identity: crypto.HybridIdentity,
+) -> Iterator[ReviewSite]:
+    """The review site served by its own gunicorn, beside the submission site: the same
+    instance folder, keys folder and database, over plain HTTP on loopback. Its costs (Argon2id,
+    scrypt) are the defaults, which the environment cannot lower."""
+    env = _site_env(browser_keys_dir, browser_instance_dir, browser_database_url)
+    engine = db.make_engine(browser_database_url)
+    try:
+        with gunicorn("wsgi:review_app", env, tmp_path_factory.mktemp("review-logs")) as server:
+            yield ReviewSite(url=server.url, identity=inspectorate_identity, engine=engine)
     finally:
         engine.dispose()
 
@@ -140,6 +177,61 @@ def visit(browser: Browser, submit_site: SubmitSite) -> Iterator[BrowserVisit]:
         context=context, page=context.new_page(), requests=requests, site=submit_site
     )
     context.close()
+
+
+ReviewVisitOpener = Callable[..., ReviewVisit]
+"""Opens a fresh reviewer's context: `open_review_visit()`, or `open_review_visit(bypass_csp=True)`
+for a browser that ignores the site's Content-Security-Policy. The caller closes it."""
+
+
+@pytest.fixture(scope="session")
+def open_review_visit(browser: Browser, review_site: ReviewSite) -> ReviewVisitOpener:
+    """Reviewers' contexts, with JavaScript on as in any inspector's browser, each logging its
+    requests and watching its page for dialogs and console errors. Ignoring the CSP proves
+    that what a page holds is inert by itself, not only because the policy forbids script."""
+
+    def open_one(*, bypass_csp: bool = False) -> ReviewVisit:
+        context = browser.new_context(java_script_enabled=True, bypass_csp=bypass_csp)
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        requests, watch = RequestLog(origin=review_site.origin), PageWatch()
+        context.on("request", requests.record)
+        page = context.new_page()
+        watch.attach(page)
+        return ReviewVisit(
+            context=context, page=page, requests=requests, watch=watch, site=review_site
+        )
+
+    return open_one
+
+
+@pytest.fixture(scope="session")
+def open_submit_visit(browser: Browser, submit_site: SubmitSite) -> Callable[[], BrowserVisit]:
+    """Submitters' contexts with JavaScript off, for fixtures wider than one test (the `visit`
+    fixture is one test's). The caller closes it."""
+
+    def open_one() -> BrowserVisit:
+        context = _new_context(browser, javascript=False)
+        requests = RequestLog(origin=submit_site.origin)
+        context.on("request", requests.record)
+        return BrowserVisit(
+            context=context, page=context.new_page(), requests=requests, site=submit_site
+        )
+
+    return open_one
+
+
+@pytest.fixture
+def review_visits(open_review_visit: ReviewVisitOpener) -> Iterator[Callable[[], ReviewVisit]]:
+    """Opens as many reviewer contexts as a test needs (one per person); closes them after."""
+    opened: list[ReviewVisit] = []
+
+    def open_one() -> ReviewVisit:
+        opened.append(open_review_visit())
+        return opened[-1]
+
+    yield open_one
+    for visit in opened:
+        visit.context.close()
 
 
 @pytest.fixture(scope="session")

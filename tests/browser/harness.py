@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import datetime
+import secrets
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.hashes import SHA1
+from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from portal import crypto
-from portal.models import Attachment, Author, Message, Report
+from portal.models import Attachment, Author, Message, Report, Role
+from portal.services import reviewers
 from portal.services.codenames import CodenameHasher, CodenameKeys, HashCost
 from portal.services.followup import add_message, find_report
 from portal.services.sealing import unseal
 from portal.submit import CODENAME_SALT_FILE
 
 if TYPE_CHECKING:
-    from tests.browser.playwright_api import BrowserContext, Page, Request
+    from tests.browser.playwright_api import (
+        BrowserContext,
+        ConsoleMessage,
+        Dialog,
+        Page,
+        Request,
+    )
 
 
 def origin_of(url: str) -> str:
@@ -143,6 +154,104 @@ class BrowserVisit:
 
     def goto(self, path: str) -> int:
         """Open `path` on the site; the response's status."""
+        response = self.page.goto(self.site.url + path)
+        assert response is not None, f"no response for {path}"
+        return response.status
+
+
+@dataclass(frozen=True)
+class ReviewerAccount:
+    """A reviewer the test created, knowing what the reviewer's authenticator app knows."""
+
+    username: str
+    password: str
+    totp_secret: bytes
+
+    def code(self, *, steps_ahead: int = 0) -> str:
+        """The six digits the app shows now (or `steps_ahead` 30-second steps later: a code is
+        accepted once only, and one step of drift is allowed for a second sign-in)."""
+        totp = TOTP(self.totp_secret, 6, SHA1(), 30)  # noqa: S303 (RFC 6238, as apps do)
+        return totp.generate(time.time() + 30 * steps_ahead).decode()
+
+
+@dataclass(frozen=True)
+class ReviewSite:
+    """The review site under gunicorn, sharing the submission site's database and keys."""
+
+    url: str
+    identity: crypto.HybridIdentity
+    engine: Engine
+
+    @property
+    def origin(self) -> str:
+        return origin_of(self.url)
+
+    def create_account(self, role: Role, *, prefix: str = "reviewer") -> ReviewerAccount:
+        """An enrolled account, made as `portal users add --enrolled` makes one, at the site's
+        own (default) costs."""
+        username = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        password = f"lantern {secrets.token_hex(4)} meadow orbit"
+        policy = reviewers.AccountPolicy()
+        with Session(self.engine) as session:
+            reviewer, code = reviewers.create_account(
+                session,
+                username=username,
+                role=role,
+                identity=self.identity,
+                policy=policy,
+                now=datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
+            )
+            keyring = reviewers.Keyring.unwrapped(reviewer.keyring or b"", code)
+            assert keyring is not None, "the new account's keyring did not open with its code"
+            reviewers.enrol_without_confirmation(
+                reviewer, keyring, password=password, policy=policy
+            )
+            session.commit()
+        return ReviewerAccount(username, password, keyring.totp_secret)
+
+
+@dataclass
+class PageWatch:
+    """What a scripted page did that it never should: dialogs opened, errors in its console
+    (a Content-Security-Policy violation is one), exceptions thrown by script."""
+
+    dialogs: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def attach(self, page: Page) -> None:
+        page.on("dialog", self._dialog)
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+
+    def _dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def _console(self, message: ConsoleMessage) -> None:
+        url = str(message.location.get("url", ""))
+        # Chromium asks every site for /favicon.ico by itself; the portal has none (a 404).
+        if message.type == "error" and urlsplit(url).path != "/favicon.ico":
+            self.console_errors.append(f"{message.text} ({url})")
+
+    def assert_quiet(self) -> None:
+        assert not self.dialogs, f"the page opened dialogs: {self.dialogs}"
+        assert not self.page_errors, f"script ran and failed: {self.page_errors}"
+        assert not self.console_errors, f"the console logged errors: {self.console_errors}"
+
+
+@dataclass(frozen=True)
+class ReviewVisit:
+    """A reviewer's browser context (JavaScript on), its page, request log and watch."""
+
+    context: BrowserContext
+    page: Page
+    requests: RequestLog
+    watch: PageWatch
+    site: ReviewSite
+
+    def goto(self, path: str) -> int:
+        """Open `path` on the review site; the response's status."""
         response = self.page.goto(self.site.url + path)
         assert response is not None, f"no response for {path}"
         return response.status

@@ -27,6 +27,8 @@ try:
     from playwright.sync_api import (
         Browser,
         BrowserContext,
+        ConsoleMessage,
+        Dialog,
         Locator,
         Page,
         Playwright,
@@ -46,6 +48,8 @@ __all__ = [
     "Axe",
     "Browser",
     "BrowserContext",
+    "ConsoleMessage",
+    "Dialog",
     "Locator",
     "Page",
     "Playwright",
