@@ -58,7 +58,7 @@ class NoteView:
 
 def read_report(report: Report, identities: Sequence[crypto.Identity]) -> dict[str, Any]:
     """The report's sealed document: kind, urgent, region and the answers."""
-    return unseal(report.content, identities)
+    return unseal(report.content, identities, bound_to={"report_id": str(report.id)})
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,9 @@ def _unknown(answers: dict[str, Any]) -> list[tuple[str, tuple[str, None]]]:
 def read_attachments(report: Report, identities: Sequence[crypto.Identity]) -> list[AttachmentView]:
     views = []
     for attachment in report.attachments:
-        details = unseal(attachment.details, identities)
+        details = unseal(
+            attachment.details, identities, bound_to={"attachment_id": str(attachment.id)}
+        )
         views.append(
             AttachmentView(
                 id=attachment.id,
@@ -141,7 +143,7 @@ def read_notes(report: Report, identities: Sequence[crypto.Identity]) -> list[No
         NoteView(
             author=note.author.username if note.author else "(removed account)",
             written_on=note.written_on,
-            text=str(unseal(note.content, identities)["text"]),
+            text=str(unseal(note.content, identities, bound_to={"note_id": str(note.id)})["text"]),
         )
         for note in report.notes
     ]
@@ -159,12 +161,16 @@ def add_note(
     position = session.scalar(
         select(func.coalesce(func.max(Note.position), 0)).where(Note.report_id == report.id)
     )
+    note_id = uuid.uuid4()
     note = Note(
+        id=note_id,
         report=report,
         position=position + 1,
         author=author,
         written_on=today,
-        content=seal({"version": DOCUMENT_VERSION, "text": text}, recipients),
+        content=seal(
+            {"version": DOCUMENT_VERSION, "note_id": str(note_id), "text": text}, recipients
+        ),
     )
     session.add(note)
     return note

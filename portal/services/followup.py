@@ -7,6 +7,7 @@ sides can read the whole conversation; the report itself stays readable by the i
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,7 +52,7 @@ def read_thread(
     )
     entries = []
     for message in report.messages:
-        document = unseal(message.content, identities)
+        document = unseal(message.content, identities, bound_to={"message_id": str(message.id)})
         entries.append(
             ThreadEntry(
                 author=message.author,
@@ -83,12 +84,16 @@ def add_message(
     position = session.scalar(
         select(func.coalesce(func.max(Message.position), 0)).where(Message.report_id == report.id)
     )
+    message_id = uuid.uuid4()
     message = Message(
+        id=message_id,
         report=report,
         position=position + 1,
         author=author,
         sent_on=today,
-        content=seal({"version": DOCUMENT_VERSION, "text": text}, readers),
+        content=seal(
+            {"version": DOCUMENT_VERSION, "message_id": str(message_id), "text": text}, readers
+        ),
     )
     session.add(message)
     session.add_all(attachments_for(report, files, recipients, message=message))

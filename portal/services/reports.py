@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,7 @@ class ReceivedFile:
     def description(self) -> dict[str, Any]:
         return {
             "version": DOCUMENT_VERSION,
+            "attachment_id": str(self.blob.id),
             "name": self.name,
             "content_type": self.content_type,
             "size": self.size,
@@ -61,14 +63,17 @@ def store_report(
     today: datetime.date,
 ) -> Report:
     """Store `new_report` with its files, or nothing at all if any part fails."""
+    report_id = uuid.uuid4()
     document = {
         "version": DOCUMENT_VERSION,
+        "report_id": str(report_id),
         "kind": new_report.kind.value,
         "urgent": new_report.urgent,
         "region": new_report.region,
         "answers": new_report.answers,
     }
     report = Report(
+        id=report_id,
         kind=new_report.kind,
         urgent=new_report.urgent,
         region=new_report.region,

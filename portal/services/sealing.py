@@ -1,6 +1,9 @@
 """Sealing documents: serialise, pad to a size bucket, encrypt. And the reverse.
 
 Every report, message and file description is a small JSON document sealed here as one age file.
+Each document names the row it belongs to (`report_id`, `message_id` ...), and readers say which
+row they are reading (`bound_to`): age has no associated data, so without this a ciphertext
+copied from one row into another would be read as the second row's content.
 Padding hides the length of what was written: a one-line report and a long one can land in the
 same bucket, so ciphertext sizes say little about who wrote what. JSON ignores trailing
 whitespace, so spaces are the padding and nothing has to be stripped again.
@@ -36,8 +39,14 @@ def seal(document: Mapping[str, Any], recipients: Sequence[crypto.Recipient]) ->
     return crypto.encrypt(padded, recipients)
 
 
-def unseal(ciphertext: bytes, identities: Sequence[crypto.Identity]) -> dict[str, Any]:
-    """The document inside `ciphertext`. Raises crypto.AgeError if it does not decrypt."""
+def unseal(
+    ciphertext: bytes,
+    identities: Sequence[crypto.Identity],
+    *,
+    bound_to: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The document inside `ciphertext`. Raises crypto.AgeError if it does not decrypt, and
+    SealedDocumentError if it is not a document or names another row than `bound_to` says."""
     plaintext = crypto.decrypt(ciphertext, identities)
     try:
         document = json.loads(plaintext.decode("utf-8"))
@@ -45,4 +54,7 @@ def unseal(ciphertext: bytes, identities: Sequence[crypto.Identity]) -> dict[str
         raise SealedDocumentError("the decrypted content is not a JSON document") from None
     if not isinstance(document, dict):
         raise SealedDocumentError("the decrypted content is not a JSON object")
+    for key, expected in (bound_to or {}).items():
+        if document.get(key) != expected:
+            raise SealedDocumentError(f"the content belongs to another row ({key} differs)")
     return document

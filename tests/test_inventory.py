@@ -1,0 +1,220 @@
+"""The inventory of stored fields: every column is either an age file or clear for a stated reason.
+
+A new column must be added here, encrypted or with its reason, or the first test fails. After a
+full run of every report kind, follow-up, reply, note and account, every encrypted column must
+hold a well-formed age file that decrypts, and a ciphertext copied into another row must be
+refused as that row's data.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from flask import Flask
+from sqlalchemy import inspect, select, update
+from sqlalchemy.orm import Session
+
+from portal import create_submit_app, crypto, db
+from portal.config import Settings
+from portal.models import Attachment, Author, Base, Message, Note, Report, Reviewer, Role
+from portal.services import casework, reviewers
+from portal.services.blobs import BlobStore
+from portal.services.followup import add_message, read_thread
+from portal.services.integrity import check_stored_ciphertexts
+from portal.services.sealing import SealedDocumentError, unseal
+from tests.conftest import CHEAP_PASSWORD_COST, CHEAP_WORK_FACTOR
+from tests.support.submitting import Upload, answers_for, post_form
+
+NOW = datetime.datetime(2026, 11, 25, 10, 0)
+
+# Each encrypted column, and how it is read: keyrings are scrypt files under a password.
+ENCRYPTED = {
+    ("reports", "content"): "the report's answers, to the inspectorate",
+    ("messages", "content"): "a follow-up or reply, to the inspectorate and the submitter",
+    ("notes", "content"): "an internal note, to the inspectorate",
+    ("attachments", "details"): "a file's name, type, size and metadata outcome",
+    ("reviewers", "keyring"): "a reviewer's TOTP secret and copy of the identity, under scrypt",
+}
+CLEAR = {
+    ("reports", "id"): "random: reveals neither count nor order",
+    ("reports", "kind"): "triage: the inbox filters by kind",
+    ("reports", "urgent"): "triage: urgent reports are seen first",
+    ("reports", "received_on"): "deadlines run from it; a UTC date, never a time",
+    ("reports", "status"): "the inspectors' own triage state",
+    ("reports", "region"): "optional; the form says inspectors can sort by it",
+    ("reports", "codename_hash"): "Argon2id of the codename with a deployment salt",
+    ("reports", "reply_recipient"): "a public key: replies are encrypted to it",
+    ("reports", "priority"): "the inspectors' own triage state",
+    ("reports", "assignee_id"): "the inspectors' own triage state",
+    ("reports", "labels"): "the inspectors' own labels",
+    ("reports", "acknowledged_on"): "deadline shown to inspectors; a date",
+    ("reports", "closed_on"): "retention runs from it; a date",
+    ("reports", "outcome"): "the dashboard counts outcomes",
+    ("messages", "id"): "random",
+    ("messages", "report_id"): "which report",
+    ("messages", "position"): "the order of the conversation, without times",
+    ("messages", "author"): "who wrote it decides who can read it",
+    ("messages", "sent_on"): "a UTC date, never a time",
+    ("notes", "id"): "random",
+    ("notes", "report_id"): "which report",
+    ("notes", "position"): "the order of the notes",
+    ("notes", "author_id"): "which inspector wrote it",
+    ("notes", "written_on"): "a date",
+    ("attachments", "id"): "random; also the blob's file name",
+    ("attachments", "report_id"): "which report",
+    ("attachments", "message_id"): "which message, if any",
+    ("report_links", "report_id"): "inspectors' link between reports",
+    ("report_links", "related_id"): "inspectors' link between reports",
+    ("reviewers", "id"): "random",
+    ("reviewers", "username"): "sign-in",
+    ("reviewers", "role"): "what the account may do",
+    ("reviewers", "password_hash"): "Argon2id of the password",
+    ("reviewers", "enrolment_hash"): "Argon2id of the one-time enrolment code",
+    ("reviewers", "enrolment_expires_at"): "the code's expiry",
+    ("reviewers", "last_totp_step"): "a TOTP code is accepted once only",
+    ("reviewers", "failed_sign_ins"): "throttling",
+    ("reviewers", "locked_until"): "throttling",
+    ("reviewers", "created_at"): "a reviewer's account, not a submitter's time",
+    ("reviewers", "revoked_at"): "a reviewer's account, not a submitter's time",
+    ("review_sessions", "id"): "SHA-256 of the cookie's token, not the token",
+    ("review_sessions", "reviewer_id"): "whose session",
+    ("review_sessions", "created_at"): "absolute timeout",
+    ("review_sessions", "last_seen_at"): "idle timeout",
+    ("review_sessions", "sealed_keyring"): "ChaCha20-Poly1305 under a key only the cookie holds",
+    ("review_sessions", "enrolling"): "an enrolment half done",
+    ("audit_log", "sequence"): "order of reviewer actions",
+    ("audit_log", "occurred_at"): "when a reviewer acted (not a submitter)",
+    ("audit_log", "actor"): "which reviewer",
+    ("audit_log", "action"): "what they did",
+    ("audit_log", "subject"): "a report or account id, never content",
+    ("audit_log", "detail"): "counts and triage changes, never content",
+    ("audit_log", "previous_hash"): "the hash chain",
+    ("audit_log", "entry_hash"): "the hash chain",
+}
+
+
+def test_every_column_is_declared_encrypted_or_clear_with_a_reason() -> None:
+    columns = {
+        (table.name, column.name)
+        for table in Base.metadata.tables.values()
+        for column in table.columns
+    }
+
+    assert not set(ENCRYPTED) & set(CLEAR)
+    assert columns - set(ENCRYPTED) - set(CLEAR) == set(), "undeclared columns"
+    assert set(ENCRYPTED) | set(CLEAR) == columns, "declared columns that do not exist"
+    assert all(reason.strip() for reason in [*ENCRYPTED.values(), *CLEAR.values()])
+
+
+def test_the_migrated_database_has_exactly_the_declared_columns(engine) -> None:  # type: ignore[no-untyped-def]
+    inspector = inspect(engine)
+    columns = {
+        (table, column["name"])
+        for table in inspector.get_table_names()
+        if table != "alembic_version"
+        for column in inspector.get_columns(table)
+    }
+
+    assert columns == set(ENCRYPTED) | set(CLEAR)
+
+
+@pytest.fixture
+def full_run(
+    settings: Settings, session: Session, inspectorate_identity: crypto.HybridIdentity
+) -> Session:
+    """Every report kind with files, a follow-up with a file, a reply, a note, an account."""
+    app: Flask = create_submit_app(settings)
+    for slug in ("risk-rating", "workload", "other"):
+        response = post_form(
+            app.test_client(),
+            f"/report/{slug}",
+            answers_for(slug, f"inventory-{slug}"),
+            [Upload(b"%PDF-1.4 not really", "a.pdf", "application/pdf"), Upload(b"x", "b.txt")],
+        )
+        assert response.status_code == 200
+    db.get_engine(app).dispose()
+    recipients = [inspectorate_identity.recipient()]
+    for report in session.scalars(select(Report)):
+        add_message(
+            session,
+            report,
+            author=Author.INSPECTOR,
+            text="reply",
+            recipients=recipients,
+            today=NOW.date(),
+        )
+        casework.add_note(
+            session,
+            report,
+            author=None,
+            text="note",
+            recipients=recipients,
+            today=NOW.date(),  # type: ignore[arg-type]
+        )
+    reviewers.create_account(
+        session,
+        username="ada",
+        role=Role.INSPECTOR,
+        identity=inspectorate_identity,
+        policy=reviewers.AccountPolicy(CHEAP_PASSWORD_COST, CHEAP_WORK_FACTOR),
+        now=NOW,
+    )
+    session.commit()
+    return session
+
+
+def test_after_a_full_run_every_encrypted_column_holds_an_age_file_that_decrypts(
+    full_run: Session, settings: Settings, inspectorate_identity: crypto.HybridIdentity
+) -> None:
+    session, identities = full_run, [inspectorate_identity]
+
+    # Every value and blob is a well-formed age file of the right recipient type...
+    assert check_stored_ciphertexts(session, BlobStore(settings.blobs)) == []
+    # ...and each decrypts to the document of its own row
+    reports = session.scalars(select(Report)).all()
+    assert len(reports) == 3
+    for report in reports:
+        assert casework.read_report(report, identities)["report_id"] == str(report.id)
+        assert len(casework.read_attachments(report, identities)) == 2
+        assert [entry.text for entry in read_thread(session, report, identities)] == ["reply"]
+        assert [note.text for note in casework.read_notes(report, identities)] == ["note"]
+    counts = {
+        model: len(session.scalars(select(model)).all())
+        for model in (Message, Note, Attachment, Reviewer)
+    }
+    assert counts == {Message: 3, Note: 3, Attachment: 6, Reviewer: 1}
+
+
+@pytest.mark.parametrize(
+    ("model", "column", "read"),
+    [
+        (Report, "content", lambda s, row, ids: casework.read_report(row, ids)),
+        (Note, "content", lambda s, row, ids: casework.read_notes(row.report, ids)),
+        (Message, "content", lambda s, row, ids: read_thread(s, row.report, ids)),
+        (Attachment, "details", lambda s, row, ids: casework.read_attachments(row.report, ids)),
+    ],
+    ids=["report", "note", "message", "attachment"],
+)
+def test_a_ciphertext_copied_into_another_row_is_refused(
+    full_run: Session,
+    inspectorate_identity: crypto.HybridIdentity,
+    model: type[Base],
+    column: str,
+    read: object,
+) -> None:
+    # Given two rows, and the first's ciphertext copied over the second's
+    session = full_run
+    first, second = session.scalars(select(model)).all()[:2]
+    session.execute(
+        update(model)
+        .where(model.id == second.id)  # type: ignore[attr-defined]
+        .values({column: getattr(first, column)})
+    )
+    session.commit()
+    session.expire_all()
+
+    # Then reading the second row refuses the content instead of showing the first's
+    with pytest.raises(SealedDocumentError, match="another row"):
+        read(session, session.get(model, second.id), [inspectorate_identity])  # type: ignore[operator]
+    assert unseal(getattr(first, column), [inspectorate_identity])
