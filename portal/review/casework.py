@@ -8,7 +8,15 @@ import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    url_for,
+)
 from werkzeug.wrappers import Response as BaseResponse
 
 from portal import crypto, domain
@@ -120,7 +128,11 @@ def download(report_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
     (details,) = [
         view for view in casework.read_attachments(report, identities) if view.id == attachment.id
     ]
-    chunks = casework.open_attachment(review_context().blobs, attachment, identities)
+    try:
+        chunks = casework.open_attachment(review_context().blobs, details, identities)
+    except casework.BlobMismatch:
+        current_app.logger.error("Attachment %s: its blob does not match it", attachment.id)
+        abort(500)
     _audit(AuditAction.ATTACHMENT_DOWNLOADED, report, attachment=str(attachment.id))
     get_session().commit()
     content_type = details.content_type if details.content_type in SAFE_TYPES else None

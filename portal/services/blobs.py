@@ -10,6 +10,7 @@ ciphertext, found by `orphans()` for clean-up.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,12 @@ class BlobStore:
         """A new, empty blob under a fresh random id, open for writing."""
         ensure_private_dir(self.directory)
         return NewBlob(self, uuid.uuid4())
+
+    def sha256_of(self, blob_id: uuid.UUID) -> str:
+        digest = hashlib.sha256()
+        for chunk in self.open(blob_id):
+            digest.update(chunk)
+        return digest.hexdigest()
 
     def open(self, blob_id: uuid.UUID) -> Iterator[bytes]:
         """The blob's bytes, a chunk at a time."""
@@ -67,10 +74,18 @@ class NewBlob:
         )
         descriptor = os.open(self._staging_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._file = os.fdopen(descriptor, "wb")
+        self._digest = hashlib.sha256()
         self.published = False
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._digest.update(data)
         return self._file.write(data)
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of everything written: recorded, encrypted, with the file's description, so a
+        blob swapped for another attachment's is refused when read."""
+        return self._digest.hexdigest()
 
     def finish(self) -> None:
         """Flush everything written so far to disk and close the file."""

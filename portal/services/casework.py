@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from portal import crypto, domain
 from portal.models import (
-    Attachment,
     Note,
     Outcome,
     Priority,
@@ -34,6 +33,11 @@ from portal.services.sealing import seal, unseal
 MAX_LABELS_LENGTH = 200
 
 
+class BlobMismatch(Exception):
+    """An attachment's blob is not the file its description was sealed with (replaced, swapped
+    with another attachment's, or damaged)."""
+
+
 class TriageError(Exception):
     """A triage change that cannot be made; the message says why, for the inspector."""
 
@@ -47,6 +51,7 @@ class AttachmentView:
     size: int
     metadata_removed: bool
     metadata_note: str
+    blob_sha256: str
 
 
 @dataclass(frozen=True)
@@ -110,20 +115,24 @@ def read_attachments(report: Report, identities: Sequence[crypto.Identity]) -> l
                 size=int(details["size"]),
                 metadata_removed=bool(details["metadata_removed"]),
                 metadata_note=str(details["metadata_note"]),
+                blob_sha256=str(details["blob_sha256"]),
             )
         )
     return views
 
 
 def open_attachment(
-    blobs: BlobStore, attachment: Attachment, identities: Sequence[crypto.Identity]
+    blobs: BlobStore, attachment: AttachmentView, identities: Sequence[crypto.Identity]
 ) -> Iterator[bytes]:
     """The attachment's plaintext as authenticated chunks, decrypted as they are sent.
 
-    The header is checked before this returns (a wrong key fails here, before any response);
-    a corrupt payload raises PayloadError part way, which ends the download short rather than
-    handing over a single unauthenticated byte. The file is closed when iteration ends.
+    Before anything is sent, the blob must be the one its description was sealed with
+    (BlobMismatch otherwise: age authenticates a file, not which attachment it belongs to) and
+    its header must open (a wrong key fails here). A corrupt payload then raises PayloadError
+    part way, ending the download short rather than handing over an unauthenticated byte.
     """
+    if blobs.sha256_of(attachment.id) != attachment.blob_sha256:
+        raise BlobMismatch("the blob is not the file this attachment was stored with")
     source = blobs.path_of(attachment.id).open("rb")
     try:
         chunks = crypto.decrypt_chunks(source, identities)

@@ -44,6 +44,7 @@ class ReceivedFile:
         return {
             "version": DOCUMENT_VERSION,
             "attachment_id": str(self.blob.id),
+            "blob_sha256": self.blob.sha256,
             "name": self.name,
             "content_type": self.content_type,
             "size": self.size,

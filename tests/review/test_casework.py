@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from portal import create_submit_app, crypto, db
 from portal.config import Settings
-from portal.models import AuditEntry, Message, Note, Report, ReportStatus, Role
+from portal.models import Attachment, AuditEntry, Message, Note, Report, ReportStatus, Role
+from portal.services.blobs import BlobStore
 from portal.services.codenames import CodenameKeys
 from portal.services.reviewers import Keyring
 from portal.services.sealing import unseal
@@ -177,3 +178,32 @@ def test_an_auditors_keys_never_hold_the_identity(
     keyring = Keyring.unwrapped(reviewer_row(session, "ida").keyring or b"", PASSWORD)
     assert keyring is not None
     assert keyring.identity is None
+
+
+def test_a_blob_swapped_with_another_attachments_is_refused(
+    inspector: FlaskClient, session: Session, settings: Settings, submitted: CodenameKeys
+) -> None:
+    # Given the report's file, and a second attachment's blob copied over it (both decrypt with
+    # the inspectorate's key: age alone cannot tell which attachment a file belongs to)
+    report = report_in(session)
+    app = create_submit_app(settings)
+    post_form(
+        app.test_client(),
+        "/report/other",
+        answers_for("other", "second"),
+        [Upload(b"another file entirely", "other.txt", "text/plain")],
+    )
+    db.get_engine(app).dispose()
+    session.rollback()
+    target = session.scalars(select(Attachment).where(Attachment.report_id == report.id)).one()
+    other = session.scalars(select(Attachment).where(Attachment.report_id != report.id)).one()
+    blobs = BlobStore(settings.blobs)
+    blobs.path_of(target.id).write_bytes(blobs.path_of(other.id).read_bytes())
+
+    # When the inspector downloads the first report's file
+    response = inspector.get(f"/reports/{report.id}/files/{target.id}")
+
+    # Then nothing of the other file is handed over under this one's name
+    assert response.status_code == 500
+    assert b"another file entirely" not in response.data
+    assert "Traceback" not in response.text
