@@ -10,6 +10,7 @@ ciphertext, found by `orphans()` for clean-up.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import os
 import uuid
@@ -100,6 +101,21 @@ class NewBlob:
         self._staging_path.rename(self._final_path)
         self.published = True
         _sync_directory(self._final_path.parent)
+
+    def blur_times(self) -> None:
+        """Set the published file's (and its folder's) times to midnight UTC of today.
+
+        A file's modification time would otherwise say to the second when a report arrived,
+        which nothing else the portal keeps does. Called once the file's row has committed:
+        until then the fresh time tells the orphan clean-up to leave the file alone.
+        """
+        today = datetime.datetime.now(datetime.UTC).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        midnight = today.timestamp()
+        for path in (self._final_path, self._final_path.parent):
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(path, (midnight, midnight))
 
     def discard(self) -> None:
         """Delete the blob wherever it is; safe to call more than once."""

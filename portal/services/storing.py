@@ -26,3 +26,5 @@ def commit_with_blobs(session: Session, blobs: Sequence[NewBlob]) -> None:
         for blob in blobs:
             blob.discard()
         raise
+    for blob in blobs:
+        blob.blur_times()

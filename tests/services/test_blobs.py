@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from pathlib import Path
 
@@ -48,3 +49,20 @@ def test_orphans_are_the_blobs_no_row_refers_to(tmp_path: Path) -> None:
     assert sorted(path.name for path in orphans) == sorted(
         [f"{orphan.id}.age", f".{left_staged.id}.age.part"]
     )
+
+
+def test_a_committed_blob_keeps_only_the_day_it_arrived(tmp_path: Path) -> None:
+    # Given a blob published and then committed with its row
+    store = BlobStore(tmp_path / "blobs")
+    blob = store.create()
+    blob.write(b"ciphertext")
+    blob.publish()
+
+    # When its times are blurred, as after the commit
+    blob.blur_times()
+
+    # Then neither the file nor its folder says when in the day it was written
+    for path in (store.path_of(blob.id), tmp_path / "blobs"):
+        modified = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.UTC)
+        assert (modified.hour, modified.minute, modified.second) == (0, 0, 0)
+        assert modified.date() == datetime.datetime.now(datetime.UTC).date()
