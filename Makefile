@@ -4,13 +4,14 @@
 # Other targets are conveniences for developers.
 #   make bench  time the encryption against a ceiling, the age CLI and gpg (benchmarks/README.md)
 #   make bench-inbox  time the review site's inbox with 10,000 and 100,000 reports (same README)
+#   make bench-load  load the submission site under gunicorn against a bare endpoint (same README)
 #   make translations  extract the public site's texts and merge them into the Welsh catalogue
 
 VENV := .venv
 BIN := $(VENV)/bin
 CATALOGUE := portal/translations/cy/LC_MESSAGES/messages
 
-.PHONY: run test lint format bench bench-inbox translations clean
+.PHONY: run test lint format bench bench-inbox bench-load translations clean
 
 run: $(VENV)/.installed $(CATALOGUE).mo
 	scripts/run-dev
@@ -33,6 +34,9 @@ bench: $(VENV)/.installed
 
 bench-inbox: $(VENV)/.installed
 	$(BIN)/python benchmarks/inbox_bench.py $(BENCH_ARGS)
+
+bench-load: $(VENV)/.installed
+	$(BIN)/python benchmarks/load.py $(BENCH_ARGS)
 
 # The Welsh catalogue is kept as text (.po) and compiled here; the compiled file is not committed.
 $(CATALOGUE).mo: $(CATALOGUE).po $(VENV)/.installed
