@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Request
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
@@ -14,10 +14,29 @@ TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
 
 
+class PortalRequest(Request):
+    """A request whose form holds named fields only.
+
+    A multipart part without a `name` would otherwise reach `request.form` under the key None,
+    and Flask-WTF's CSRF check crashes on it (a 500). Such a part is dropped, so the request is
+    judged on what remains (no token: the plain 400 page).
+    """
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        for attribute in ("form", "files"):
+            fields = self.__dict__.get(attribute)
+            if fields is not None and None in fields:
+                self.__dict__[attribute] = self.parameter_storage_class(
+                    (key, value) for key, value in fields.items(multi=True) if key is not None
+                )
+
+
 def build_app(import_name: str, settings: Settings, *, site: str) -> Flask:
     """A Flask app for `site` ("submit" or "review") with its own templates, secret key and
     cookie, CSRF protection, security headers, plain error pages, anonymous logs and database."""
     app = Flask(import_name, static_folder=STATIC_DIR, static_url_path="/static")
+    app.request_class = PortalRequest
     # Each site sees its own template folder, plus the shared layout pieces under "common/".
     app.jinja_loader = ChoiceLoader(  # type: ignore[assignment]
         [

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Flask, Request, current_app, g
+from flask import Flask, current_app, g
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -21,6 +21,7 @@ from portal import crypto
 from portal.metadata import SNIFF_SIZE, MetadataFilter, filter_for
 from portal.services.blobs import BlobStore, NewBlob
 from portal.services.reports import ReceivedFile
+from portal.web import PortalRequest
 
 _UPLOADS = "portal_uploads"
 _EXTENSION = "portal.uploads"
@@ -100,7 +101,7 @@ class EncryptingUpload:
         return self._filter
 
 
-class UploadingRequest(Request):
+class UploadingRequest(PortalRequest):
     """The submission site's request: file parts go to `EncryptingUpload`, never to disk."""
 
     def _get_file_stream(  # type: ignore[override]
@@ -129,6 +130,8 @@ def received_files(storages: Sequence[FileStorage]) -> list[ReceivedFile]:
     """Finish the uploads behind the form's file fields; empty file inputs are skipped."""
     files = []
     for storage in storages:
+        if not isinstance(storage, FileStorage):
+            continue  # a text field that only has the file input's name: not a file
         upload = storage.stream
         if not isinstance(upload, EncryptingUpload) or (not storage.filename and not upload.size):
             continue
