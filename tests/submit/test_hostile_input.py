@@ -9,6 +9,9 @@ from __future__ import annotations
 import errno
 import io
 import secrets
+import struct
+import zipfile
+import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -337,3 +340,67 @@ def test_a_disk_that_fills_up_mid_upload_tells_the_truth_and_leaves_nothing(
     # Then the submitter is told it was not saved, and the partial blob is gone
     assert_plain_error(response, 500)
     assert NOT_SAVED in response.text
+
+
+def _zip_bomb() -> bytes:
+    """A Word-looking ZIP whose one part unpacks to 20 MiB of zeros from about 20 KB."""
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        archive.writestr("docProps/core.xml", "<cp:coreProperties/>")
+        archive.writestr("word/document.xml", b"\x00" * (20 * MIB))
+    return output.getvalue()
+
+
+def _png_bomb() -> bytes:
+    """A PNG declaring 8192 x 8192 pixels whose image data inflates to 64 MiB from ~65 KB."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    squeezer = zlib.compressobj(9)
+    row = b"\x00" * 8193
+    image_data = b"".join(squeezer.compress(row) for _ in range(8192)) + squeezer.flush()
+    header = struct.pack(">IIBBBBB", 8192, 8192, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", image_data)
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_zip_and_image_bombs_are_stored_unopened_and_whole(
+    client: FlaskClient, small_settings: Settings, inspectorate_identity: crypto.HybridIdentity
+) -> None:
+    # Given files that would take gigabytes to unpack or decode
+    bombs = {"minutes.docx": _zip_bomb(), "photo.png": _png_bomb()}
+    assert all(len(bomb) < MIB for bomb in bombs.values())
+
+    # When they are sent with a report
+    response = post_form(
+        client,
+        "/report/other",
+        answers_for("other", "bombs"),
+        [Upload(content, name) for name, content in bombs.items()],
+    )
+
+    # Then the report is stored, and each file is kept exactly as sent, never unpacked
+    assert response.status_code == 200
+    engine = make_engine(small_settings.database_url)
+    with Session(engine) as session:
+        attachments = session.scalars(select(Attachment)).all()
+        stored = {}
+        for attachment in attachments:
+            details = unseal(attachment.details, [inspectorate_identity])
+            blob = small_settings.blobs / f"{attachment.id}.age"
+            stored[details["name"]] = (
+                crypto.decrypt(blob.read_bytes(), [inspectorate_identity]),
+                details,
+            )
+    engine.dispose()
+    assert {name: content for name, (content, _) in stored.items()} == bombs
+    assert stored["minutes.docx"][1]["metadata_removed"] is False
+    assert stored["photo.png"][1]["format"] == "png"
