@@ -117,6 +117,9 @@ def sign_in(
         )
     reviewer.failed_sign_ins = 0
     reviewer.locked_until = None
+    if passwords.needs_rehash(reviewer.password_hash, account_policy.password_cost):
+        # The cost was raised since this hash was made: the password is at hand, so move it on.
+        reviewer.password_hash = passwords.hash_password(password, account_policy.password_cost)
     return reviewer, keyring
 
 

@@ -8,6 +8,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.accounts.passwords import PasswordCost, hash_password, needs_rehash, verify_password
 from portal.config import Settings
 from portal.models import AuditEntry, ReviewSession, Role
 from portal.services.review_sessions import SessionTicket, _unseal
@@ -167,3 +168,22 @@ def test_the_password_is_never_what_opens_a_session_alone(
     assert response.status_code == 200
     assert "Enter the code from your authenticator app" in response.text
     assert client.get("/").headers["Location"] == "/sign-in"
+
+
+def test_a_password_hashed_at_an_older_cost_is_rehashed_at_sign_in(
+    review_app: Flask, make_account, clock: Clock, session: Session
+) -> None:
+    # Given an account whose password hash was made at a lower cost than the site's
+    account = make_account("ada")
+    reviewer = reviewer_row(session, "ada")
+    older = PasswordCost(memory_kib=16, iterations=1, lanes=1)
+    reviewer.password_hash = hash_password(PASSWORD, older)
+    session.commit()
+
+    # When its owner signs in
+    assert sign_in(review_app.test_client(), account, clock).status_code == 302
+
+    # Then the hash is now at the site's cost, and still the password's
+    stored = reviewer_row(session, "ada").password_hash or ""
+    assert not needs_rehash(stored, review_app.extensions["portal.review"].accounts.password_cost)
+    assert verify_password(PASSWORD, stored)
