@@ -27,6 +27,7 @@ from pathlib import Path
 import cryptography
 from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from report import cpu_model, load_average, render_pairs, render_table
 
 from portal.crypto import (
     Identity,
@@ -72,28 +73,7 @@ def format_ratio(ratio: float) -> str:
     return f"{ratio:.3f}x" if ratio < 0.1 else f"{ratio:.2f}x"
 
 
-def render_table(header: list[str], rows: list[list[str]]) -> str:
-    """A plain-text table: first column left-aligned, the others right-aligned."""
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        parts = [cells[0].ljust(widths[0])]
-        parts += [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join(parts).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([line(header), rule, *(line(row) for row in rows)])
-
-
 # --------------------------------------------------------------------------- machine info
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for entry in Path("/proc/cpuinfo").read_text().splitlines():
-            if entry.startswith("model name"):
-                return entry.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def tool_version(command: list[str]) -> str | None:
@@ -137,11 +117,6 @@ def find_tools() -> Tools:
     return Tools(age, age_version, gpg, gpg_version, skipped)
 
 
-def load_average() -> str:
-    """1, 5 and 15-minute load: above about 1 here means something else shared the two cores."""
-    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def machine_info(tools: Tools) -> list[tuple[str, str]]:
     return [
         ("date", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")),
@@ -154,11 +129,6 @@ def machine_info(tools: Tools) -> list[tuple[str, str]]:
         ("age", tools.age_version),
         ("gpg", tools.gpg_version),
     ]
-
-
-def render_pairs(pairs: list[tuple[str, str]]) -> str:
-    width = max(len(key) for key, _ in pairs)
-    return "\n".join(f"{key.ljust(width)}  {value}" for key, value in pairs)
 
 
 # --------------------------------------------------------------------------- stream operations

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from flask import Flask
 from flask.testing import FlaskClient
+from report import cpu_model, load_average, render_pairs, render_table
 from sqlalchemy import Engine, event, insert
 from sqlalchemy.orm import Session
 
@@ -102,38 +103,7 @@ def format_ratio(ratio: float) -> str:
     return f"{ratio:.0f}x" if ratio >= 100 else f"{ratio:.2f}x" if ratio < 10 else f"{ratio:.1f}x"
 
 
-def render_table(header: list[str], rows: list[list[str]]) -> str:
-    """A plain-text table: first column left-aligned, the others right-aligned."""
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        parts = [cells[0].ljust(widths[0])]
-        parts += [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join(parts).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([line(header), rule, *(line(row) for row in rows)])
-
-
-def render_pairs(pairs: list[tuple[str, str]]) -> str:
-    width = max(len(key) for key, _ in pairs)
-    return "\n".join(f"{key.ljust(width)}  {value}" for key, value in pairs)
-
-
 # --------------------------------------------------------------------------- machine info
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for entry in Path("/proc/cpuinfo").read_text().splitlines():
-            if entry.startswith("model name"):
-                return entry.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def load_average() -> str:
-    """1, 5 and 15-minute load: above about 1 here means something else shared the two cores."""
-    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def machine_info() -> list[tuple[str, str]]:
