@@ -12,7 +12,6 @@ from portal.models import Reviewer, Role
 from portal.review.context import current_time, review_context
 from portal.review.forms import (
     ChangePasswordForm,
-    ConfirmForm,
     EnrolForm,
     EnrolSetupForm,
     SignInForm,
@@ -183,5 +182,5 @@ def change_password() -> str | Response:
                 now=current_time(),
             )
             get_session().commit()
-            return render_template("password_changed.html", form=ConfirmForm())
+            return render_template("password_changed.html")
     return render_template("change_password.html", form=form)

@@ -105,7 +105,6 @@ class AuditAction(enum.StrEnum):
     REPLY_SENT = "reply_sent"
     NOTE_ADDED = "note_added"
     TRIAGE_CHANGED = "triage_changed"
-    REPORTS_EXPORTED = "reports_exported"
     DASHBOARD_EXPORTED = "dashboard_exported"
     AUDIT_VIEWED = "audit_viewed"
     AUDIT_VERIFIED = "audit_verified"
