@@ -44,7 +44,16 @@ from portal import create_review_app, crypto, db, migrate
 from portal.config import PROJECT_ROOT, Settings, sqlite_url
 from portal.domain import REGIONS
 from portal.keys import RECIPIENTS_FILE
-from portal.models import Outcome, Priority, Report, ReportKind, ReportStatus, Reviewer, Role
+from portal.models import (
+    Outcome,
+    Priority,
+    Report,
+    ReportContent,
+    ReportKind,
+    ReportStatus,
+    Reviewer,
+    Role,
+)
 from portal.review.context import utc_now
 from portal.services import reviewers
 from portal.services.inbox import PAGE_SIZE
@@ -162,7 +171,7 @@ def settle(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM ANALYZE reports")
+        connection.exec_driver_sql("VACUUM ANALYZE")
 
 
 # --------------------------------------------------------------------------- seeding
@@ -241,7 +250,6 @@ class ReportMaker:
             "received_on": received,
             "status": status,
             "region": None if rng.random() < NO_REGION_SHARE else rng.choice(self.regions),
-            "content": self.sealed.content,
             "codename_hash": rng.randbytes(32) if follow_up else None,
             "reply_recipient": self.sealed.reply_recipient if follow_up else None,
             "priority": rng.choice(self.priorities),
@@ -282,6 +290,8 @@ def seed_reports(engine: Engine, maker: ReportMaker, count: int) -> float:
     with engine.begin() as connection:
         for batch in maker.batches(count):
             connection.execute(insert(Report.__table__), batch)
+            contents = [{"report_id": row["id"], "content": maker.sealed.content} for row in batch]
+            connection.execute(insert(ReportContent.__table__), contents)
     return time.perf_counter() - started
 
 

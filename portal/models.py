@@ -11,6 +11,7 @@ import enum
 import uuid
 
 from sqlalchemy import Enum, ForeignKey, LargeBinary, MetaData, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Stable constraint names, so migrations can refer to them on SQLite and PostgreSQL alike.
@@ -83,7 +84,8 @@ def _stored_enum(enum_class: type[enum.StrEnum], name: str) -> Enum:
 
 
 class Report(Base):
-    """One submitted report: its content is a single age file; the rest is what triage needs."""
+    """One submitted report: what triage needs, in the clear. Its content, a single age file,
+    lives in `ReportContent` and is reached through `Report.content`."""
 
     __tablename__ = "reports"
 
@@ -102,8 +104,6 @@ class Report(Base):
     # Clear: the inbox and dashboard sort by it. Optional; the form tells the submitter it
     # narrows who they are and that inspectors can sort by it.
     region: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
-    # Encrypted: the report's fields, serialised and encrypted to the inspectorate (age v1).
-    content: Mapped[bytes] = mapped_column(LargeBinary)
     # Clear: a slow salted hash of the submitter's codename, the only way back into follow-up.
     # None once the submitter ends follow-up. Never the codename itself.
     codename_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
@@ -133,6 +133,13 @@ class Report(Base):
         back_populates="report", order_by="Note.position", passive_deletes=True
     )
     assignee: Mapped[Reviewer | None] = relationship()
+    sealed: Mapped[ReportContent] = relationship(
+        back_populates="report", cascade="all, delete-orphan", passive_deletes=True
+    )
+    content: AssociationProxy[bytes] = association_proxy(
+        "sealed", "content", creator=lambda content: ReportContent(content=content)
+    )
+    """The report's age file: `Report(content=...)` and `report.content` read and write it."""
 
     @property
     def follow_up_open(self) -> bool:
@@ -140,6 +147,26 @@ class Report(Base):
 
     def __repr__(self) -> str:
         return f"<Report {self.id} {self.kind.value} {self.status.value}>"
+
+
+class ReportContent(Base):
+    """A report's fields, serialised and encrypted to the inspectorate: one age file.
+
+    Kept apart from `Report` so the rows the inbox and the dashboard filter, count and sort stay
+    a few dozen bytes each. Inline, every report row carried several KiB of ciphertext: on
+    SQLite a filter on a column stored after it read an overflow page per row, and a count
+    over the table read about a page per report.
+    """
+
+    __tablename__ = "report_contents"
+
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Encrypted: the report's fields, to the inspectorate (age v1), bound to the report's id.
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    report: Mapped[Report] = relationship(back_populates="sealed")
 
 
 class Message(Base):

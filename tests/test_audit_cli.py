@@ -110,7 +110,9 @@ def test_verify_on_a_tampered_database_exits_1_and_names_each_problem(
     _populate(settings, inspectorate_identity.recipient())
     second = _entries(settings)[1].sequence
     _execute(settings, "UPDATE audit_log SET action = 'sign_in' WHERE sequence = :s", s=second)
-    _execute(settings, "UPDATE reports SET content = :plaintext", plaintext=b'{"caseload": 72}')
+    _execute(
+        settings, "UPDATE report_contents SET content = :plaintext", plaintext=b'{"caseload": 72}'
+    )
 
     # When the check runs
     result = _run(env, "verify")
@@ -121,7 +123,7 @@ def test_verify_on_a_tampered_database_exits_1_and_names_each_problem(
     assert lines[0].startswith("Audit log: 3 entries, 1 problem. Head: ")
     assert lines[1] == f"  entry {second}: its hash does not match its contents (modified)"
     assert lines[2] == "Stored ciphertexts: 1 checked, 1 problem"
-    assert lines[3].startswith("  reports.content, row ")
+    assert lines[3].startswith("  report_contents.content, row ")
     assert lines[3].endswith("not an age v1 file (it does not start with the age version line)")
     assert json.loads(_entries(settings)[-1].detail) == {"ok": False, "entries": 3}
     assert "caseload" not in result.output

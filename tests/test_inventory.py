@@ -17,7 +17,17 @@ from sqlalchemy.orm import Session
 
 from portal import create_submit_app, crypto, db
 from portal.config import Settings
-from portal.models import Attachment, Author, Base, Message, Note, Report, Reviewer, Role
+from portal.models import (
+    Attachment,
+    Author,
+    Base,
+    Message,
+    Note,
+    Report,
+    ReportContent,
+    Reviewer,
+    Role,
+)
 from portal.services import casework, reviewers
 from portal.services.blobs import BlobStore
 from portal.services.followup import add_message, read_thread
@@ -30,7 +40,7 @@ NOW = datetime.datetime(2026, 11, 25, 10, 0)
 
 # Each encrypted column, and how it is read: keyrings are scrypt files under a password.
 ENCRYPTED = {
-    ("reports", "content"): "the report's answers, to the inspectorate",
+    ("report_contents", "content"): "the report's answers, to the inspectorate",
     ("messages", "content"): "a follow-up or reply, to the inspectorate and the submitter",
     ("notes", "content"): "an internal note, to the inspectorate",
     ("attachments", "details"): "a file's name, type, size and metadata outcome",
@@ -51,6 +61,7 @@ CLEAR = {
     ("reports", "acknowledged_on"): "deadline shown to inspectors; a date",
     ("reports", "closed_on"): "retention runs from it; a date",
     ("reports", "outcome"): "the dashboard counts outcomes",
+    ("report_contents", "report_id"): "which report",
     ("messages", "id"): "random",
     ("messages", "report_id"): "which report",
     ("messages", "position"): "the order of the conversation, without times",
@@ -189,7 +200,7 @@ def test_after_a_full_run_every_encrypted_column_holds_an_age_file_that_decrypts
 @pytest.mark.parametrize(
     ("model", "column", "read"),
     [
-        (Report, "content", lambda s, row, ids: casework.read_report(row, ids)),
+        (ReportContent, "content", lambda s, row, ids: casework.read_report(row.report, ids)),
         (Note, "content", lambda s, row, ids: casework.read_notes(row.report, ids)),
         (Message, "content", lambda s, row, ids: read_thread(s, row.report, ids)),
         (Attachment, "details", lambda s, row, ids: casework.read_attachments(row.report, ids)),
@@ -205,16 +216,14 @@ def test_a_ciphertext_copied_into_another_row_is_refused(
 ) -> None:
     # Given two rows, and the first's ciphertext copied over the second's
     session = full_run
+    (key,) = inspect(model).primary_key
     first, second = session.scalars(select(model)).all()[:2]
-    session.execute(
-        update(model)
-        .where(model.id == second.id)  # type: ignore[attr-defined]
-        .values({column: getattr(first, column)})
-    )
+    second_key = getattr(second, key.key)
+    session.execute(update(model).where(key == second_key).values({column: getattr(first, column)}))
     session.commit()
     session.expire_all()
 
     # Then reading the second row refuses the content instead of showing the first's
     with pytest.raises(SealedDocumentError, match="another row"):
-        read(session, session.get(model, second.id), [inspectorate_identity])  # type: ignore[operator]
+        read(session, session.get(model, second_key), [inspectorate_identity])  # type: ignore[operator]
     assert unseal(getattr(first, column), [inspectorate_identity])

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.orm import Session, defer, joinedload
+from sqlalchemy.orm import Session, joinedload
 
 from portal.models import Priority, Report, ReportKind, ReportStatus
 
@@ -124,7 +124,7 @@ def inbox_page(
     page = min(max(1, page), pages)
     reports = session.scalars(
         _filtered(select(Report), filters, deadlines, today)
-        .options(joinedload(Report.assignee), defer(Report.content))
+        .options(joinedload(Report.assignee))
         .order_by(Report.received_on.desc(), Report.id)
         .limit(page_size)
         .offset((page - 1) * page_size)

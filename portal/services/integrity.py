@@ -30,7 +30,7 @@ from portal.crypto.errors import HeaderError
 from portal.crypto.format import VERSION_LINE, read_header
 from portal.crypto.scrypt import STANZA_TYPE as SCRYPT_STANZA
 from portal.crypto.stream import ENCRYPTED_CHUNK_SIZE, NONCE_SIZE, TAG_SIZE
-from portal.models import Attachment, Message, Note, Report, Reviewer
+from portal.models import Attachment, Message, Note, Report, ReportContent, Reviewer
 from portal.services.blobs import BlobStore
 
 _BATCH = 200
@@ -51,7 +51,7 @@ class _Column:
 
 
 ENCRYPTED_COLUMNS = (
-    _Column(Report.id, Report.content, passphrase=False),
+    _Column(ReportContent.report_id, ReportContent.content, passphrase=False),
     _Column(Message.id, Message.content, passphrase=False),
     _Column(Note.id, Note.content, passphrase=False),
     _Column(Attachment.id, Attachment.details, passphrase=False),
@@ -91,6 +91,8 @@ def scan_stored_ciphertexts(session: Session, blobs: BlobStore) -> CiphertextRep
             problem = age_file_problem(io.BytesIO(value), len(value), passphrase=column.passphrase)
             if problem is not None:
                 problems.append(f"{column.name}, row {row_id}: {problem}")
+    for report_id in _reports_without_content(session):
+        problems.append(f"reports, row {report_id}: it has no content (no row in report_contents)")
     attachment_ids: set[uuid.UUID] = set()
     rows = session.execute(
         select(Attachment.id).order_by(Attachment.id).execution_options(yield_per=_BATCH)
@@ -159,6 +161,17 @@ def _blob_problem(path: Path) -> str | None:
             return age_file_problem(handle, os.fstat(handle.fileno()).st_size)
     except FileNotFoundError:
         return f"the file {path.name} is missing"
+
+
+def _reports_without_content(session: Session) -> Iterator[uuid.UUID]:
+    statement = (
+        select(Report.id)
+        .outerjoin(ReportContent)
+        .where(ReportContent.report_id.is_(None))
+        .order_by(Report.id)
+        .execution_options(yield_per=_BATCH)
+    )
+    return iter(session.scalars(statement))
 
 
 def _stored_values(session: Session, column: _Column) -> Iterator[tuple[Any, bytes]]:

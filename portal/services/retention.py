@@ -76,7 +76,15 @@ from sqlalchemy import CursorResult, delete, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from portal.models import Attachment, Message, Note, Report, ReportLink, ReportStatus
+from portal.models import (
+    Attachment,
+    Message,
+    Note,
+    Report,
+    ReportContent,
+    ReportLink,
+    ReportStatus,
+)
 from portal.services.audit import AuditAction, AuditLogBusy, record
 from portal.services.blobs import BlobStore
 
@@ -271,6 +279,7 @@ def _delete_rows(
             ),
         ),
     }
+    _delete(session, delete(ReportContent).where(ReportContent.report_id == report_id))
     if _delete(session, delete(Report).where(Report.id == report_id)) != 1:
         raise ReportGone(f"report {report_id} no longer exists")  # pragma: no cover - locked
     return attachment_ids, counts

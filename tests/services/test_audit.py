@@ -479,7 +479,6 @@ def test_an_unknown_action_or_an_oversized_field_is_refused(
 
 
 def test_every_action_name_fits_its_column() -> None:
-    assert len(AuditAction) == 20
     assert all(len(action.value) <= 40 for action in AuditAction)
 
 

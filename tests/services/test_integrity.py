@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from portal import crypto
@@ -19,6 +20,7 @@ from portal.models import (
     Message,
     Note,
     Report,
+    ReportContent,
     ReportKind,
     Reviewer,
     Role,
@@ -123,10 +125,25 @@ def test_plaintext_in_an_encrypted_column_is_reported_without_quoting_it(
 
     # Then it is named by table, column and row, and none of its content is repeated
     assert problems == [
-        f"reports.content, row {stored.report.id}: not an age v1 file "
+        f"report_contents.content, row {stored.report.id}: not an age v1 file "
         "(it does not start with the age version line)"
     ]
     assert "manager" not in problems[0]
+
+
+def test_a_report_without_content_is_reported(
+    session: Session, blobs: BlobStore, stored: Stored
+) -> None:
+    # Given a report whose content row is gone (as a half-finished write or a hand edit leaves it)
+    session.execute(delete(ReportContent).where(ReportContent.report_id == stored.report.id))
+    session.commit()
+
+    problems = check_stored_ciphertexts(session, blobs)
+
+    # Then the report is named
+    assert problems == [
+        f"reports, row {stored.report.id}: it has no content (no row in report_contents)"
+    ]
 
 
 def test_truncated_ciphertexts_are_reported(
@@ -173,7 +190,7 @@ def test_the_wrong_kind_of_key_is_reported(
     problems = check_stored_ciphertexts(session, blobs)
 
     assert problems == [
-        f"reports.content, row {stored.report.id}: encrypted with a passphrase (scrypt) "
+        f"report_contents.content, row {stored.report.id}: encrypted with a passphrase (scrypt) "
         "instead of to the inspectorate's keys",
         f"reviewers.keyring, row {stored.reviewer.id}: not encrypted with a passphrase alone "
         "(scrypt), as a keyring must be",

@@ -36,6 +36,7 @@ from portal.models import (
     Note,
     Outcome,
     Report,
+    ReportContent,
     ReportKind,
     ReportLink,
     ReportStatus,
@@ -178,6 +179,7 @@ def rows_of(session: Session, report_id: uuid.UUID) -> dict[str, int]:
     """How many rows of each kind still belong to the report."""
     counts = {
         "reports": select(func.count()).where(Report.id == report_id),
+        "contents": select(func.count()).where(ReportContent.report_id == report_id),
         "messages": select(func.count()).where(Message.report_id == report_id),
         "notes": select(func.count()).where(Note.report_id == report_id),
         "attachments": select(func.count()).where(Attachment.report_id == report_id),
@@ -266,7 +268,7 @@ def test_a_report_closed_long_ago_is_destroyed_with_everything_and_others_are_ke
 
     # Then the old report's rows of every kind and its blob files are gone
     assert rows_of(session, old) == dict.fromkeys(
-        ("reports", "messages", "notes", "attachments", "links"), 0
+        ("reports", "contents", "messages", "notes", "attachments", "links"), 0
     )
     assert not any(path.exists() for path in destroyed.blob_paths)
     assert (result.destroyed, result.blob_files_removed, result.orphans_removed) == (1, 2, 0)
@@ -275,6 +277,7 @@ def test_a_report_closed_long_ago_is_destroyed_with_everything_and_others_are_ke
     for report in kept:
         assert rows_of(session, report.id) == {
             "reports": 1,
+            "contents": 1,
             "messages": 2,
             "notes": 1,
             "attachments": 2,
