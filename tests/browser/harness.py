@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal import crypto
 from portal.models import Attachment, Author, Message, Report, Role
@@ -88,8 +88,8 @@ class SubmitSite:
     def unsealed_report(self, report_id: uuid.UUID) -> tuple[Report, dict[str, Any]]:
         """The report row and its content, decrypted with the inspectorate's identity."""
         with Session(self.engine) as session:
-            report = session.get_one(Report, report_id)
-            session.expunge(report)
+            report = session.get_one(Report, report_id, options=[selectinload(Report.sealed)])
+            session.expunge_all()
         return report, unseal(report.content, [self.identity])
 
     def attachments_of(self, report_id: uuid.UUID) -> list[tuple[uuid.UUID, dict[str, Any]]]:

@@ -41,7 +41,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from werkzeug.test import TestResponse
 
 from portal import create_review_app, create_submit_app, crypto, migrate
@@ -695,7 +695,9 @@ def test_report_forms_store_exactly_what_they_accept(portal: Portal, data: st.Da
     # The report is stored under its codename and opens as the kind of report that was sent
     with Session(portal.engine) as session:
         report = session.scalars(
-            select(Report).where(Report.codename_hash == lookup_of(portal, codename))
+            select(Report)
+            .options(selectinload(Report.sealed))
+            .where(Report.codename_hash == lookup_of(portal, codename))
         ).one()
         file_ids = session.scalars(select(Attachment.id).where(Attachment.report_id == report.id))
         blobs = [portal.settings.blobs / f"{file_id}.age" for file_id in file_ids]

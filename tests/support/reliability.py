@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal import crypto
 from portal.db import make_engine
@@ -583,7 +583,7 @@ def check_ledger(
     engine = make_engine(database_url)
     try:
         with Session(engine) as session:
-            reports = session.scalars(select(Report)).all()
+            reports = session.scalars(select(Report).options(selectinload(Report.sealed))).all()
             attachments = session.scalars(select(Attachment)).all()
             messages = len(session.scalars(select(Message.id)).all())
     finally:
