@@ -64,10 +64,12 @@ GENERIC_ERROR_PAGE = ErrorPage(
 def init_app(app: Flask) -> None:
     """Render `error.html` from the app's own templates for every HTTP error and crash."""
     # Unhandled exceptions reach this handler as InternalServerError (500), a subclass.
-    app.register_error_handler(HTTPException, _render_error_page)
+    app.register_error_handler(HTTPException, render_error_page)
 
 
-def _render_error_page(error: HTTPException) -> tuple[str, int]:
+def render_error_page(error: HTTPException) -> tuple[str, int, list[tuple[str, str]]]:
+    """The plain page for `error`, with its status and its headers (such as Retry-After)."""
     code = error.code or 500
     page = ERROR_PAGES.get(code, GENERIC_ERROR_PAGE)
-    return render_template("error.html", code=code, page=page), code
+    headers = [(name, value) for name, value in error.get_headers() if name != "Content-Type"]
+    return render_template("error.html", code=code, page=page), code, headers

@@ -119,7 +119,9 @@ class NewBlob:
 
     def discard(self) -> None:
         """Delete the blob wherever it is; safe to call more than once."""
-        self._file.close()
+        # Closing flushes what is buffered, which fails on a full disk; the file goes anyway.
+        with contextlib.suppress(OSError):
+            self._file.close()
         for path in (self._staging_path, self._final_path if self.published else None):
             if path is not None:
                 with contextlib.suppress(FileNotFoundError):

@@ -10,6 +10,7 @@ when the request ends.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from portal import crypto
 from portal.metadata import SNIFF_SIZE, MetadataFilter, filter_for
 from portal.services.blobs import BlobStore, NewBlob
 from portal.services.reports import ReceivedFile
+from portal.services.storing import storage_failures_reported
 from portal.web import PortalRequest
 
 _UPLOADS = "portal_uploads"
@@ -57,7 +59,8 @@ class EncryptingUpload:
 
     def __init__(self, policy: UploadPolicy) -> None:
         self._policy = policy
-        self.blob: NewBlob = policy.store.create()
+        with _storage_failures_reported():
+            self.blob: NewBlob = policy.store.create()
         self._writer = crypto.EncryptingWriter(self.blob, policy.recipients)
         self._head = bytearray()
         self._filter: MetadataFilter | None = None
@@ -67,12 +70,13 @@ class EncryptingUpload:
         self.size += len(data)
         if self.size > self._policy.max_file_bytes:
             raise FileTooLarge()
-        if self._filter is None:
-            self._head += data
-            if len(self._head) >= SNIFF_SIZE:
-                self._start_filter()
-        else:
-            self._writer.write(self._filter.feed(data))
+        with _storage_failures_reported():
+            if self._filter is None:
+                self._head += data
+                if len(self._head) >= SNIFF_SIZE:
+                    self._start_filter()
+            else:
+                self._writer.write(self._filter.feed(data))
         return len(data)
 
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -81,10 +85,11 @@ class EncryptingUpload:
 
     def finish(self, name: str, content_type: str) -> ReceivedFile:
         """Complete the encryption and keep the file (it is published with its report)."""
-        metadata_filter = self._filter or self._start_filter()
-        self._writer.write(metadata_filter.finish())
-        self._writer.close()
-        self.blob.finish()
+        with _storage_failures_reported():
+            metadata_filter = self._filter or self._start_filter()
+            self._writer.write(metadata_filter.finish())
+            self._writer.close()
+            self.blob.finish()
         return ReceivedFile(
             blob=self.blob,
             name=name,
@@ -99,6 +104,10 @@ class EncryptingUpload:
         self._filter = filter_for(head, buffer_limit=self._policy.max_file_bytes)
         self._writer.write(self._filter.feed(head))
         return self._filter
+
+
+def _storage_failures_reported() -> contextlib.AbstractContextManager[None]:
+    return storage_failures_reported("an uploaded file could not be stored")
 
 
 class UploadingRequest(PortalRequest):

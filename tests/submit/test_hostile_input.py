@@ -18,13 +18,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from portal import create_submit_app, crypto
 from portal.config import Settings
 from portal.db import make_engine
-from portal.models import Attachment, Message, Report
+from portal.models import Attachment, Message, Report, ReportContent
 from portal.services.blobs import NewBlob
 from portal.services.sealing import unseal
 from tests.support.submitting import (
@@ -70,7 +71,7 @@ def nothing_kept(small_settings: Settings) -> Iterator[None]:
     yield
     engine = make_engine(small_settings.database_url)
     with Session(engine) as session:
-        for model in (Report, Message, Attachment):
+        for model in (Report, ReportContent, Message, Attachment):
             assert session.scalar(select(func.count()).select_from(model)) == 0, model
     engine.dispose()
     if small_settings.blobs.is_dir():
@@ -82,6 +83,20 @@ def assert_plain_error(response: TestResponse, status: int) -> None:
     assert response.mimetype == "text/html"
     assert "Traceback" not in response.text
     assert 'File "' not in response.text
+
+
+FAILURE_DETAIL = "the storage failure's own words, which could name a path"
+
+
+def assert_storage_unavailable(response: TestResponse, caplog: pytest.LogCaptureFixture) -> None:
+    """A plain 503 that says nothing was saved and when to try again; the failure is logged by
+    its type, without its message (which could quote a path or a value)."""
+    assert_plain_error(response, 503)
+    assert NOT_SAVED in response.text
+    assert int(response.headers["Retry-After"]) > 0
+    (logged,) = [record for record in caplog.records if "storage failed" in record.getMessage()]
+    assert logged.exc_info is not None
+    assert FAILURE_DETAIL not in caplog.text
 
 
 @pytest.mark.usefixtures("nothing_kept")
@@ -274,12 +289,23 @@ def test_a_body_that_breaks_off_midway_leaves_nothing(client: FlaskClient) -> No
 
 
 @pytest.mark.usefixtures("nothing_kept")
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OSError(errno.ENOSPC, FAILURE_DETAIL),
+        OperationalError("COMMIT", {}, Exception(FAILURE_DETAIL)),
+    ],
+    ids=["disk-full", "database-gone"],
+)
 def test_a_storage_failure_tells_the_truth_and_leaves_nothing(
-    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    failure: Exception,
 ) -> None:
     # Given a database that fails at the moment of commit
     def fail_commit(self: Session) -> None:
-        raise OSError("disk full")
+        raise failure
 
     monkeypatch.setattr(Session, "commit", fail_commit)
 
@@ -289,14 +315,13 @@ def test_a_storage_failure_tells_the_truth_and_leaves_nothing(
     )
 
     # Then the submitter is told it was not saved; the blob published for it is gone again
-    assert_plain_error(response, 500)
-    assert NOT_SAVED in response.text
+    assert_storage_unavailable(response, caplog)
     monkeypatch.undo()
 
 
 @pytest.mark.usefixtures("nothing_kept")
 def test_an_unusable_blob_folder_tells_the_truth_and_leaves_nothing(
-    client: FlaskClient, small_settings: Settings
+    client: FlaskClient, small_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given a blob folder that cannot be written (a file stands where it should be; tests run
     # as root, for whom permissions alone would not stop a write)
@@ -309,13 +334,12 @@ def test_an_unusable_blob_folder_tells_the_truth_and_leaves_nothing(
     finally:
         small_settings.blobs.unlink()
 
-    assert_plain_error(response, 500)
-    assert NOT_SAVED in response.text
+    assert_storage_unavailable(response, caplog)
 
 
 @pytest.mark.usefixtures("nothing_kept")
 def test_a_disk_that_fills_up_mid_upload_tells_the_truth_and_leaves_nothing(
-    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given a disk with room for 300 KB of blobs
     room = {"left": 300_000}
@@ -324,7 +348,7 @@ def test_a_disk_that_fills_up_mid_upload_tells_the_truth_and_leaves_nothing(
     def write_until_full(self: NewBlob, data: bytes) -> int:
         room["left"] -= len(data)
         if room["left"] < 0:
-            raise OSError(errno.ENOSPC, "No space left on device")
+            raise OSError(errno.ENOSPC, FAILURE_DETAIL)
         return original_write(self, data)
 
     monkeypatch.setattr(NewBlob, "write", write_until_full)
@@ -338,8 +362,7 @@ def test_a_disk_that_fills_up_mid_upload_tells_the_truth_and_leaves_nothing(
     )
 
     # Then the submitter is told it was not saved, and the partial blob is gone
-    assert_plain_error(response, 500)
-    assert NOT_SAVED in response.text
+    assert_storage_unavailable(response, caplog)
 
 
 def _zip_bomb() -> bytes:
