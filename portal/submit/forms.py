@@ -97,6 +97,21 @@ class ChooseKindForm(FlaskForm):
     )
 
 
+def _raised_internally() -> Any:
+    """Both kinds of report ask whether the matter was raised inside the organisation. A
+    function, not a mixin, so each form keeps the question where it reads best (a mixin's fields
+    would come first, and the error summary follows the order of the fields)."""
+    return RadioField(
+        _l("Did you raise this inside your organisation?"),
+        choices=_choices(domain.YES_NO),
+        validators=[_required(_l("Select whether you raised it"))],
+    )
+
+
+def _raised_outcome() -> Any:
+    return _text(_l("What happened when you raised it? (optional)"), MEDIUM_TEXT)
+
+
 class ReportForm(FlaskForm):
     """What every report asks; each kind adds its own questions."""
 
@@ -164,12 +179,8 @@ class RiskRatingForm(ReportForm):
         choices=_choices(domain.YES_NO_UNKNOWN),
         validators=[_required(_l("Select whether the case is still current"))],
     )
-    raised = RadioField(
-        _l("Did you raise this inside your organisation?"),
-        choices=_choices(domain.YES_NO),
-        validators=[_required(_l("Select whether you raised it"))],
-    )
-    raised_outcome = _text(_l("What happened when you raised it? (optional)"), MEDIUM_TEXT)
+    raised = _raised_internally()
+    raised_outcome = _raised_outcome()
 
     answer_fields = (
         "rosh_assessed",
@@ -223,12 +234,8 @@ class WorkloadForm(ReportForm):
         validators=[Optional()],
     )
     consequences_other = _text(_l("Anything else that has happened (optional)"), MEDIUM_TEXT)
-    raised = RadioField(
-        _l("Did you raise this inside your organisation?"),
-        choices=_choices(domain.YES_NO),
-        validators=[_required(_l("Select whether you raised it"))],
-    )
-    raised_outcome = _text(_l("What happened when you raised it? (optional)"), MEDIUM_TEXT)
+    raised = _raised_internally()
+    raised_outcome = _raised_outcome()
 
     answer_fields = (
         "grade",
