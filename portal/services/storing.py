@@ -38,7 +38,7 @@ def commit_with_blobs(session: Session, blobs: Sequence[NewBlob]) -> None:
     the commit, so a commit that succeeds never refers to a blob that is not there. A storage
     failure goes on as `StorageUnavailable`.
     """
-    with storage_failures_reported("the report could not be stored"):
+    with storage_failures_reported("the rows and files could not be stored"):
         try:
             session.flush()
             for blob in blobs:
