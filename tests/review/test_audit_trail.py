@@ -108,13 +108,13 @@ def test_every_page_action_leaves_one_entry_with_no_report_content(
         AuditAction.ACCOUNT_LOCKED
     ]
 
-    # Reading, downloading, replying, noting, triaging and linking a report
+    # Reading, downloading, replying to, noting and triaging a report
     page = admin.get(f"/reports/{report_id}")
     expect(AuditAction.REPORT_VIEWED, "ada", report_id)
-    (link,) = re.findall(r'href="(/reports/[^"]+/files/([^"]+))"', page.text)
-    assert admin.get(link[0]).status_code == 200
+    ((file_path, attachment_id),) = re.findall(r'href="(/reports/[^"]+/files/([^"]+))"', page.text)
+    assert admin.get(file_path).status_code == 200
     download = expect(AuditAction.ATTACHMENT_DOWNLOADED, "ada", report_id)
-    assert link[1] in download.detail
+    assert attachment_id in download.detail
     csrf = token(page)
     admin.post(f"/reports/{report_id}/reply", data={"csrf_token": csrf, "reply-text": "Thanks."})
     expect(AuditAction.REPLY_SENT, "ada", report_id)
