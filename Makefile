@@ -43,7 +43,7 @@ $(CATALOGUE).mo: $(CATALOGUE).po $(VENV)/.installed
 	$(BIN)/pybabel compile --statistics -d portal/translations -l cy 2>&1 | tail -1
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel extract -F portal/translations/babel.cfg -k _l --no-location --sort-output \
+	$(BIN)/pybabel extract -F portal/translations/babel.cfg -k _l -k N_ --no-location --sort-output \
 	  -o portal/translations/messages.pot .
 	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations -l cy \
 	  --no-wrap --ignore-obsolete

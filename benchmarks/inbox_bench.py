@@ -40,10 +40,10 @@ from report import cpu_model, load_average, render_pairs, render_table
 from sqlalchemy import Engine, event, insert
 from sqlalchemy.orm import Session
 
-from portal import create_review_app, crypto, db, migrate
+from portal import create_review_app, crypto, db, migrate, request_db
 from portal.config import PROJECT_ROOT, Settings, sqlite_url
+from portal.custody.keyrings import Keyring
 from portal.domain import REGIONS
-from portal.keys import RECIPIENTS_FILE
 from portal.models import (
     Outcome,
     Priority,
@@ -54,10 +54,11 @@ from portal.models import (
     Reviewer,
     Role,
 )
+from portal.recipients import RECIPIENTS_FILE
 from portal.review.context import utc_now
 from portal.services import reviewers
+from portal.services.documents import seal_document
 from portal.services.inbox import PAGE_SIZE
-from portal.services.sealing import seal
 from portal.wordlist import random_words
 
 DATABASES = ("sqlite", "postgresql")
@@ -212,7 +213,7 @@ def sealed_report(recipients: Sequence[crypto.Recipient]) -> SealedReport:
         },
     }
     reply_identity = crypto.generate_identity("pq")
-    return SealedReport(seal(document, recipients), str(reply_identity.recipient()))
+    return SealedReport(seal_document(document, recipients), str(reply_identity.recipient()))
 
 
 def pool(shares: dict[Any, int]) -> list[Any]:
@@ -327,7 +328,7 @@ def create_admin(settings: Settings, identity: crypto.HybridIdentity) -> Admin:
                 policy=policy,
                 now=utc_now(),
             )
-            keyring = reviewers.Keyring.unwrapped(reviewer.keyring or b"", code)
+            keyring = Keyring.unwrapped(reviewer.keyring or b"", code)
             if keyring is None:
                 raise SystemExit("the new account's enrolment code did not open its keyring")
             reviewers.enrol_without_confirmation(
@@ -548,9 +549,11 @@ def seeded_instance(
             seconds = seed_reports(engine, maker, size)
             settle(engine)
             client = signed_in_client(app, create_admin(settings, identity))
-            yield Instance(size, seconds, engine, app, client, QueryClock(db.get_engine(app)))
+            yield Instance(
+                size, seconds, engine, app, client, QueryClock(request_db.get_engine(app))
+            )
         finally:
-            db.get_engine(app).dispose()
+            request_db.get_engine(app).dispose()
             engine.dispose()
 
 

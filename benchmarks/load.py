@@ -41,7 +41,7 @@ from report import cpu_model, load_average, render_pairs, render_table
 
 from portal import crypto, gunicorn_config, migrate
 from portal.config import PROJECT_ROOT, sqlite_url
-from portal.keys import RECIPIENTS_FILE
+from portal.recipients import RECIPIENTS_FILE
 from portal.services.codenames import CodenameHasher, HashCost, new_codename
 
 HOST = "127.0.0.1"

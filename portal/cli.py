@@ -11,14 +11,16 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import custody, migrate
+from portal import migrate
 from portal.cli_accounts import keys_recover, users
 from portal.cli_common import given_passphrase, settings_from_env
 from portal.config import ConfigError
 from portal.crypto.scrypt import DEFAULT_WORK_FACTOR, MAX_WORK_FACTOR
+from portal.custody import recovery as custody
 from portal.db import make_engine
-from portal.keys import KeysError, read_recipients
+from portal.files import UnsafeFolder
 from portal.models import AuditEntry
+from portal.recipients import KeysError, read_recipients
 from portal.services import audit as audit_log
 from portal.services import integrity, retention
 from portal.services.blobs import BlobStore
@@ -30,7 +32,7 @@ class _PortalGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ConfigError, KeysError, custody.CustodyError) as error:
+        except (ConfigError, UnsafeFolder, KeysError, custody.CustodyError) as error:
             raise click.ClickException(str(error)) from None
 
 

@@ -15,10 +15,11 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import custody
 from portal.accounts import totp
 from portal.cli_common import given_passphrase, settings_from_env
 from portal.config import Settings
+from portal.custody import recovery as custody
+from portal.custody.keyrings import Keyring
 from portal.db import make_engine
 from portal.models import Reviewer, Role
 from portal.services import reviewers
@@ -95,7 +96,7 @@ def add_account(
                 raise click.ClickException(str(error)) from None
             password = None
             if enrolled:
-                keyring = reviewers.Keyring.unwrapped(reviewer.keyring or b"", code)
+                keyring = Keyring.unwrapped(reviewer.keyring or b"", code)
                 if keyring is None:  # pragma: no cover - the code was just made for it
                     raise click.ClickException("the new account's keys did not open")
                 password = " ".join(random_words(GENERATED_PASSWORD_WORDS))

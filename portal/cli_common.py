@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from portal.config import Settings, ensure_private_dir
+from portal.config import Settings
+from portal.files import ensure_private_dir
 
 
 def settings_from_env() -> Settings:

@@ -7,7 +7,6 @@ line that says what to change, so an operator never has to read a traceback to f
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,14 +111,6 @@ class Settings:
 def sqlite_url(path: Path) -> str:
     """The SQLAlchemy URL of a SQLite database file."""
     return f"sqlite:///{path}"
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (mode 0700) if needed and refuse it if other users may write to it."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise ConfigError(f"{path} is writable by other users: run chmod go-w {path}")
-    return path
 
 
 def _directory(env: Mapping[str, str], name: str, default: Path) -> Path:

@@ -1,18 +1,16 @@
-"""Database engine and the per-request session.
+"""The database engine, for either supported database.
 
 SQLite is the embedded default and PostgreSQL the production engine; both are set up here so
-that the rest of the portal never needs to know which one it is talking to.
+that the rest of the portal never needs to know which one it is talking to. No web framework
+here: the command line and scripts use this as it is; `portal.request_db` gives each web
+request its session.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
-
-_EXTENSION = "portal.db"
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -66,27 +64,3 @@ def _begin_sqlite_transaction(connection: Any) -> None:
 
 def _begin_sqlite_write_transaction(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def init_app(app: Flask, engine: Engine) -> None:
-    """Give `app` a session per application context, closed (and rolled back) at teardown."""
-    app.extensions[_EXTENSION] = sessionmaker(engine, expire_on_commit=False)
-    app.teardown_appcontext(_close_session)
-
-
-def get_engine(app: Flask) -> Engine:
-    """The engine behind `app`'s sessions."""
-    return app.extensions[_EXTENSION].kw["bind"]
-
-
-def get_session() -> Session:
-    """The database session of the current request, created on first use."""
-    if "db_session" not in g:
-        g.db_session = current_app.extensions[_EXTENSION]()
-    return g.db_session
-
-
-def _close_session(_error: BaseException | None) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()

@@ -1,98 +1,104 @@
 """What a report can say: the choices offered on the forms and shown to inspectors.
 
-Values are the stable strings stored inside a report's ciphertext; labels are English and marked
-for translation (the public site is offered in English and Welsh). Both sites read this module,
-so a report always shows with the words the submitter chose from.
+Values are the stable strings stored inside a report's ciphertext; labels are plain English.
+Both sites read this module, so a report always shows with the words the submitter chose from.
+Labels are only marked here for the translators (`N_`, which `make translations` extracts);
+the public site translates them where it renders them, so this module needs no web framework
+and the services that read it stay free of Flask.
 """
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+Choices = tuple[tuple[str, str], ...]
+"""(stored value, English label) pairs, in the order the form shows them."""
 
-Choices = tuple[tuple[str, object], ...]
-"""(stored value, label) pairs, in the order the form shows them."""
+
+def N_(message: str) -> str:  # noqa: N802 (the gettext convention for a no-op marker)
+    """Mark `message` for translation without translating it (gettext's `gettext_noop`)."""
+    return message
+
 
 # The 12 probation regions of England and Wales.
 REGIONS: Choices = (
-    ("north-east", _l("North East")),
-    ("north-west", _l("North West")),
-    ("yorkshire-and-the-humber", _l("Yorkshire and the Humber")),
-    ("greater-manchester", _l("Greater Manchester")),
-    ("east-midlands", _l("East Midlands")),
-    ("west-midlands", _l("West Midlands")),
-    ("east-of-england", _l("East of England")),
-    ("wales", _l("Wales")),
-    ("south-west", _l("South West")),
-    ("south-central", _l("South Central")),
-    ("kent-surrey-and-sussex", _l("Kent, Surrey and Sussex")),
-    ("london", _l("London")),
+    ("north-east", N_("North East")),
+    ("north-west", N_("North West")),
+    ("yorkshire-and-the-humber", N_("Yorkshire and the Humber")),
+    ("greater-manchester", N_("Greater Manchester")),
+    ("east-midlands", N_("East Midlands")),
+    ("west-midlands", N_("West Midlands")),
+    ("east-of-england", N_("East of England")),
+    ("wales", N_("Wales")),
+    ("south-west", N_("South West")),
+    ("south-central", N_("South Central")),
+    ("kent-surrey-and-sussex", N_("Kent, Surrey and Sussex")),
+    ("london", N_("London")),
 )
 
 # Risk of serious harm levels.
 ROSH_LEVELS: Choices = (
-    ("low", _l("Low")),
-    ("medium", _l("Medium")),
-    ("high", _l("High")),
-    ("very-high", _l("Very high")),
+    ("low", N_("Low")),
+    ("medium", N_("Medium")),
+    ("high", N_("High")),
+    ("very-high", N_("Very high")),
 )
 
 MAPPA_LEVELS: Choices = (
-    ("none", _l("Not a MAPPA case")),
-    ("1", _l("Level 1")),
-    ("2", _l("Level 2")),
-    ("3", _l("Level 3")),
-    ("unknown", _l("I do not know")),
+    ("none", N_("Not a MAPPA case")),
+    ("1", N_("Level 1")),
+    ("2", N_("Level 2")),
+    ("3", N_("Level 3")),
+    ("unknown", N_("I do not know")),
 )
 
 ROLE_GRADES: Choices = (
-    ("pso", _l("Probation services officer (PSO)")),
-    ("po", _l("Probation officer (PO)")),
-    ("pqip", _l("PQiP trainee")),
-    ("spo", _l("Senior probation officer (SPO)")),
-    ("other", _l("Other")),
+    ("pso", N_("Probation services officer (PSO)")),
+    ("po", N_("Probation officer (PO)")),
+    ("pqip", N_("PQiP trainee")),
+    ("spo", N_("Senior probation officer (SPO)")),
+    ("other", N_("Other")),
 )
 
 # Above 110% for four consecutive weeks counts as excessive in the workload measurement tool.
 WORKLOAD_DURATIONS: Choices = (
-    ("under-4-weeks", _l("Less than 4 weeks")),
-    ("4-weeks-to-3-months", _l("4 weeks to 3 months")),
-    ("3-to-6-months", _l("3 to 6 months")),
-    ("6-to-12-months", _l("6 to 12 months")),
-    ("over-12-months", _l("More than 12 months")),
+    ("under-4-weeks", N_("Less than 4 weeks")),
+    ("4-weeks-to-3-months", N_("4 weeks to 3 months")),
+    ("3-to-6-months", N_("3 to 6 months")),
+    ("6-to-12-months", N_("6 to 12 months")),
+    ("over-12-months", N_("More than 12 months")),
 )
 
 WORKLOAD_CONSEQUENCES: Choices = (
-    ("contacts-missed", _l("Contacts with people on probation missed for weeks")),
-    ("breaches-late", _l("Breaches not actioned within six days")),
-    ("police-checks", _l("Domestic abuse checks with the police not done")),
-    ("safeguarding-checks", _l("Safeguarding checks not done")),
-    ("other", _l("Something else")),
+    ("contacts-missed", N_("Contacts with people on probation missed for weeks")),
+    ("breaches-late", N_("Breaches not actioned within six days")),
+    ("police-checks", N_("Domestic abuse checks with the police not done")),
+    ("safeguarding-checks", N_("Safeguarding checks not done")),
+    ("other", N_("Something else")),
 )
 
 YES_NO_UNKNOWN: Choices = (
-    ("yes", _l("Yes")),
-    ("no", _l("No")),
-    ("unknown", _l("I do not know")),
+    ("yes", N_("Yes")),
+    ("no", N_("No")),
+    ("unknown", N_("I do not know")),
 )
 
 YES_NO: Choices = (
-    ("yes", _l("Yes")),
-    ("no", _l("No")),
+    ("yes", N_("Yes")),
+    ("no", N_("No")),
 )
 
 MONTHS: Choices = (
-    ("1", _l("January")),
-    ("2", _l("February")),
-    ("3", _l("March")),
-    ("4", _l("April")),
-    ("5", _l("May")),
-    ("6", _l("June")),
-    ("7", _l("July")),
-    ("8", _l("August")),
-    ("9", _l("September")),
-    ("10", _l("October")),
-    ("11", _l("November")),
-    ("12", _l("December")),
+    ("1", N_("January")),
+    ("2", N_("February")),
+    ("3", N_("March")),
+    ("4", N_("April")),
+    ("5", N_("May")),
+    ("6", N_("June")),
+    ("7", N_("July")),
+    ("8", N_("August")),
+    ("9", N_("September")),
+    ("10", N_("October")),
+    ("11", N_("November")),
+    ("12", N_("December")),
 )
 
 
@@ -120,6 +126,6 @@ QUESTIONS: dict[str, tuple[str, Choices | None]] = {
 }
 
 
-def label_of(choices: Choices, value: str) -> object:
+def label_of(choices: Choices, value: str) -> str:
     """The label for a stored value, or the value itself if the catalogue no longer has it."""
     return dict(choices).get(value, value)

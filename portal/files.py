@@ -1,10 +1,30 @@
-"""Writing files that must appear whole or not at all."""
+"""Small file-system helpers: private folders, files that appear whole, durable renames.
+
+Nothing here knows what the files hold; the blob store, the instance folder and key custody
+build on these.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import os
 import secrets
+import stat
+from collections.abc import Iterable
 from pathlib import Path
+
+
+class UnsafeFolder(Exception):
+    """A folder that must be private can be written by other users; the message says the fix."""
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (mode 0700) if needed and refuse it if other users may write to it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UnsafeFolder(f"{path} is writable by other users: run chmod go-w {path}")
+    return path
 
 
 def write_new_file(path: Path, content: bytes, mode: int) -> None:
@@ -24,3 +44,25 @@ def write_new_file(path: Path, content: bytes, mode: int) -> None:
         os.link(temporary, path)
     finally:
         temporary.unlink()
+
+
+def sync_directory(directory: Path) -> None:
+    """Make the directory's entries (a rename, a new name, an unlink) durable."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def blur_times_to_day(paths: Iterable[Path]) -> None:
+    """Set each path's access and modification times to midnight UTC of today.
+
+    A file's modification time would otherwise say to the second when something arrived, which
+    nothing else the portal keeps does (DESIGN decision 4). A path already gone is skipped.
+    """
+    today = datetime.datetime.now(datetime.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = today.timestamp()
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(path, (midnight, midnight))

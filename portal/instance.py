@@ -7,8 +7,8 @@ import secrets
 import stat
 from pathlib import Path
 
-from portal.config import ConfigError, ensure_private_dir
-from portal.files import write_new_file
+from portal.config import ConfigError
+from portal.files import ensure_private_dir, write_new_file
 
 SECRET_KEY_BYTES = 32
 

@@ -6,7 +6,7 @@ from flask import Flask, Request
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
-from portal import db, errors, i18n, logs, security
+from portal import db, errors, i18n, logs, request_db, security
 from portal.config import PROJECT_ROOT, Settings
 from portal.instance import load_or_create_secret_key
 
@@ -58,5 +58,5 @@ def build_app(import_name: str, settings: Settings, *, site: str) -> Flask:
     CSRFProtect(app)
     i18n.init_app(app, bilingual=site == "submit")
     errors.init_app(app)
-    db.init_app(app, db.make_engine(settings.database_url, lock_on_begin=True))
+    request_db.init_app(app, db.make_engine(settings.database_url, lock_on_begin=True))
     return app

@@ -17,12 +17,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from portal import create_review_app, create_submit_app, crypto, db, migrate
+from portal import create_review_app, create_submit_app, crypto, migrate, request_db
 from portal.accounts.passwords import PasswordCost
 from portal.config import Settings, sqlite_url
 from portal.db import make_engine
 from portal.i18n import TRANSLATIONS_DIR
-from portal.keys import RECIPIENTS_FILE
+from portal.recipients import RECIPIENTS_FILE
 from portal.services.codenames import HashCost
 from tests.support import postgres
 from tests.support.components import unavailable
@@ -131,7 +131,7 @@ class HttpsClient(FlaskClient):
 def _disposing(app: Flask) -> Iterator[Flask]:
     app.test_client_class = HttpsClient
     yield app
-    db.get_engine(app).dispose()
+    request_db.get_engine(app).dispose()
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from portal.config import PROJECT_ROOT, ConfigError, Settings, ensure_private_dir
+from portal.config import PROJECT_ROOT, ConfigError, Settings
+from portal.files import UnsafeFolder, ensure_private_dir
 
 
 def test_defaults_put_sqlite_in_the_instance_folder_and_keys_beside_the_package() -> None:
@@ -83,5 +84,5 @@ def test_a_folder_other_users_can_write_to_is_refused(tmp_path: Path) -> None:
     folder.mkdir()
     folder.chmod(0o777)
 
-    with pytest.raises(ConfigError, match="writable by other users"):
+    with pytest.raises(UnsafeFolder, match="writable by other users"):
         ensure_private_dir(folder)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from portal import crypto
-from portal.custody import (
+from portal.custody.recovery import (
     DEVELOPMENT_WARNING,
     RECOVERY_FILE,
     CustodyError,
@@ -15,7 +15,7 @@ from portal.custody import (
     new_recovery_passphrase,
     recover_identity,
 )
-from portal.keys import RECIPIENTS_FILE, read_recipients
+from portal.recipients import RECIPIENTS_FILE, read_recipients
 from portal.wordlist import BITS_PER_WORD
 
 PASSPHRASE = "correct horse battery staple for tests"

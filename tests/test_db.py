@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import text
 
-from portal import db
+from portal import db, request_db
 from portal.config import sqlite_url
 
 
@@ -51,11 +51,11 @@ def test_a_sqlite_transaction_that_fails_leaves_nothing_behind(tmp_path: Path) -
 
 def test_each_request_gets_one_session_closed_at_teardown(any_app: Flask) -> None:
     with any_app.app_context():
-        session = db.get_session()
-        assert db.get_session() is session
+        session = request_db.get_session()
+        assert request_db.get_session() is session
         assert session.execute(text("SELECT 1")).scalar() == 1
         assert session.in_transaction()
 
     assert not session.in_transaction()
     with any_app.app_context():
-        assert db.get_session() is not session
+        assert request_db.get_session() is not session

@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
 
-from portal import create_submit_app, crypto, db
+from portal import create_submit_app, crypto, request_db
 from portal.config import Settings
 from portal.models import (
     Attachment,
@@ -30,9 +30,9 @@ from portal.models import (
 )
 from portal.services import casework, reviewers
 from portal.services.blobs import BlobStore
+from portal.services.documents import DocumentError, unseal_document
 from portal.services.followup import add_message, read_thread
 from portal.services.integrity import check_stored_ciphertexts
-from portal.services.sealing import SealedDocumentError, unseal
 from tests.conftest import CHEAP_PASSWORD_COST, CHEAP_WORK_FACTOR
 from tests.support.submitting import Upload, answers_for, post_form
 
@@ -144,7 +144,7 @@ def full_run(
             [Upload(b"%PDF-1.4 not really", "a.pdf", "application/pdf"), Upload(b"x", "b.txt")],
         )
         assert response.status_code == 200
-    db.get_engine(app).dispose()
+    request_db.get_engine(app).dispose()
     recipients = [inspectorate_identity.recipient()]
     for report in session.scalars(select(Report)):
         add_message(
@@ -224,6 +224,6 @@ def test_a_ciphertext_copied_into_another_row_is_refused(
     session.expire_all()
 
     # Then reading the second row refuses the content instead of showing the first's
-    with pytest.raises(SealedDocumentError, match="another row"):
+    with pytest.raises(DocumentError, match="another row"):
         read(session, session.get(model, second_key), [inspectorate_identity])  # type: ignore[operator]
-    assert unseal(getattr(first, column), [inspectorate_identity])
+    assert unseal_document(getattr(first, column), [inspectorate_identity])

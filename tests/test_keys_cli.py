@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from portal.cli import main
-from portal.custody import RECOVERY_FILE, recover_identity
-from portal.keys import RECIPIENTS_FILE, read_recipients
+from portal.custody.recovery import RECOVERY_FILE, recover_identity
+from portal.recipients import RECIPIENTS_FILE, read_recipients
 
 CHEAP = ["--work-factor", "10"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from portal import crypto
-from portal.keys import (
+from portal.recipients import (
     RECIPIENTS_FILE,
     IdentityInRecipientsFile,
     KeysError,

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from portal import create_review_app, create_submit_app, db
+from portal import create_review_app, create_submit_app, request_db
 from portal.config import Settings
 from portal.security import BASELINE_HEADERS, STRICT_TRANSPORT_SECURITY
 from tests.support.probes import add_probes
@@ -86,7 +86,7 @@ def test_plain_http_development_drops_only_the_secure_flag_and_hsts(
         response = add_probes(app).test_client().get("/probe/form")
         name, attributes = _session_cookie(response)
     finally:
-        db.get_engine(app).dispose()
+        request_db.get_engine(app).dispose()
 
     assert not name.startswith("__Host-")
     assert "secure" not in attributes

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from portal import create_submit_app, crypto, db
+from portal import create_submit_app, crypto, request_db
 from portal.config import PROJECT_ROOT, Settings
-from portal.keys import RECIPIENTS_FILE
+from portal.recipients import RECIPIENTS_FILE
 
 # Stand-ins for the secret material a keys folder or instance folder may hold on a review host.
 SECRET_FILES = ("identity.txt", "recovery.age", "wrapped-reviewer-key.age", "review-secret-key")
@@ -128,7 +128,7 @@ def test_without_recipients_the_public_site_fails_closed(
         page = client.get("/")
         stylesheet = client.get("/static/portal.css")
     finally:
-        db.get_engine(app).dispose()
+        request_db.get_engine(app).dispose()
 
     assert page.status_code == 503
     assert "the service is unavailable" in page.text
@@ -146,7 +146,7 @@ def test_a_secret_key_in_the_recipients_file_is_refused_and_never_logged(
     try:
         page = app.test_client().get("/")
     finally:
-        db.get_engine(app).dispose()
+        request_db.get_engine(app).dispose()
 
     log = capsys.readouterr().err
     assert page.status_code == 503

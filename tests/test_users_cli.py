@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from portal import migrate
 from portal.cli import main
-from portal.custody import RECOVERY_FILE, recover_identity
+from portal.custody.keyrings import Keyring
+from portal.custody.recovery import RECOVERY_FILE, recover_identity
 from portal.db import make_engine
 from portal.models import AuditEntry, Reviewer, Role
-from portal.services.reviewers import AccountPolicy, EnrolmentRefused, Keyring, open_enrolment
+from portal.services.reviewers import AccountPolicy, EnrolmentRefused, open_enrolment
 
 PASSPHRASE = "a recovery passphrase for these tests"
 NOW = datetime.datetime(2026, 11, 25, 12, 0)

@@ -12,7 +12,7 @@ from flask import Flask, abort, current_app, request
 
 from portal import domain, sanitize
 from portal.config import Settings
-from portal.keys import KeysError, read_recipients
+from portal.recipients import KeysError, read_recipients
 from portal.review import admin, audit, auth, casework, context, dashboard, guard, inbox
 from portal.services.blobs import BlobStore
 from portal.services.dashboard import KIND_LABELS

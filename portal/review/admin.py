@@ -7,12 +7,12 @@ import uuid
 from flask import Blueprint, abort, render_template
 from sqlalchemy import select
 
-from portal.db import get_session
 from portal.models import Reviewer, Role
+from portal.request_db import get_session
 from portal.review.context import current_time, review_context
 from portal.review.forms import ConfirmForm, NewAccountForm
 from portal.review.guard import current_open_session, current_reviewer, requires
-from portal.services import reviewers
+from portal.services import reviewers, transaction
 from portal.services.audit import AuditAction, record
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -55,7 +55,7 @@ def new_account() -> str:
         detail={"role": reviewer.role.value},
         now=now,
     )
-    db.commit()
+    transaction.finish(db)
     return render_template(
         "account_created.html", reviewer=reviewer, code=code, expires=reviewer.enrolment_expires_at
     )
@@ -78,5 +78,5 @@ def revoke(account_id: uuid.UUID) -> str:
         subject=reviewer.username,
         now=now,
     )
-    db.commit()
+    transaction.finish(db)
     return render_template("account_revoked.html", reviewer=reviewer)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from sqlalchemy import func, select
 
-from portal.db import get_session
 from portal.models import AuditEntry, Role
+from portal.request_db import get_session
 from portal.review.context import current_time, review_context
 from portal.review.forms import ConfirmForm
 from portal.review.guard import current_reviewer, requires
+from portal.services import transaction
 from portal.services.audit import AuditAction, record, verify_chain
 from portal.services.integrity import check_stored_ciphertexts
 
@@ -34,7 +35,7 @@ def log() -> str:
     record(
         db, actor=current_reviewer().username, action=AuditAction.AUDIT_VIEWED, now=current_time()
     )
-    db.commit()
+    transaction.finish(db)
     return render_template(
         "audit_log.html", entries=entries, page=page, pages=pages, total=total, form=ConfirmForm()
     )
@@ -54,7 +55,7 @@ def verify() -> str:
         detail={"ok": chain.ok and not ciphertext_problems, "entries": chain.entries},
         now=current_time(),
     )
-    db.commit()
+    transaction.finish(db)
     return render_template(
         "audit_verified.html", chain=chain, ciphertext_problems=ciphertext_problems
     )

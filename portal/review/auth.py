@@ -7,8 +7,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from portal.accounts import passwords, qr, totp
-from portal.db import get_session
 from portal.models import Reviewer, Role
+from portal.request_db import get_session
 from portal.review.context import current_time, review_context
 from portal.review.forms import (
     ChangePasswordForm,
@@ -24,7 +24,7 @@ from portal.review.guard import (
     requires,
     store_ticket,
 )
-from portal.services import reviewers
+from portal.services import reviewers, transaction
 from portal.services.audit import AuditAction, record
 from portal.services.review_sessions import (
     AccountLocked,
@@ -69,12 +69,12 @@ def sign_in() -> str | Response:
             action=AuditAction.ACCOUNT_LOCKED if locked else AuditAction.SIGN_IN_FAILED,
             now=now,
         )
-        db.commit()
+        transaction.finish(db)
         form.form_errors.append(LOCKED if locked else SIGN_IN_REFUSED)
         return render_template("sign_in.html", form=form)
     ticket = open_session(db, reviewer, keyring, now=now)
     record(db, actor=reviewer.username, action=AuditAction.SIGN_IN, now=now)
-    db.commit()
+    transaction.finish(db)
     store_ticket(ticket)
     return redirect(url_for(_home_endpoint(reviewer.role)))
 
@@ -97,7 +97,7 @@ def sign_out() -> str:
     reviewer = current_reviewer()
     record(get_session(), actor=reviewer.username, action=AuditAction.SIGN_OUT, now=current_time())
     end_session()
-    get_session().commit()
+    transaction.finish(get_session())
     return render_template("signed_out.html")
 
 
@@ -116,7 +116,7 @@ def enrol() -> str | Response:
         form.form_errors.append(f"{str(refusal).capitalize()}.")
         return render_template("enrol.html", form=form)
     ticket = open_session(db, reviewer, keyring, now=now, enrolling=True)
-    db.commit()
+    transaction.finish(db)
     store_ticket(ticket)
     return redirect(url_for("auth.enrol_setup"))
 
@@ -145,7 +145,7 @@ def enrol_setup() -> str | Response:
             end_session()
             ticket = open_session(db, reviewer, keyring, now=now)
             record(db, actor=reviewer.username, action=AuditAction.ENROLLED, now=now)
-            db.commit()
+            transaction.finish(db)
             store_ticket(ticket)
             return redirect(url_for(_home_endpoint(reviewer.role)))
     uri = totp.provisioning_uri(keyring.totp_secret, account=reviewer.username, issuer=ISSUER)
@@ -181,6 +181,6 @@ def change_password() -> str | Response:
                 action=AuditAction.PASSWORD_CHANGED,
                 now=current_time(),
             )
-            get_session().commit()
+            transaction.finish(get_session())
             return render_template("password_changed.html")
     return render_template("change_password.html", form=form)

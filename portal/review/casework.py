@@ -20,13 +20,12 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from portal import crypto, domain
-from portal.db import get_session
 from portal.models import Attachment, Author, Outcome, Priority, Report, ReportStatus
+from portal.request_db import get_session
 from portal.review.context import current_time, review_context
 from portal.review.forms import LinkForm, NoteForm, ReplyForm, TriageForm
 from portal.review.guard import READERS, current_open_session, current_reviewer, requires
-from portal.review.inbox import _assignable_accounts
-from portal.services import casework
+from portal.services import casework, reviewers, transaction
 from portal.services.audit import AuditAction, record
 from portal.services.followup import FollowUpClosed, add_message, read_thread
 from portal.services.inbox import deadline_states
@@ -76,7 +75,7 @@ def _render_report(
     identities, db = _identities(), get_session()
     document = casework.read_report(report, identities)
     _audit(AuditAction.REPORT_VIEWED, report)
-    db.commit()
+    transaction.finish(db)
     acknowledge, feedback = deadline_states(
         report, review_context().deadlines, current_time().date()
     )
@@ -111,7 +110,10 @@ def _triage_form(report: Report) -> TriageForm:
             "outcome": report.outcome.value if report.outcome else "",
         },
     )
-    accounts = [(str(account.id), account.username) for account in _assignable_accounts()]
+    accounts = [
+        (str(account.id), account.username)
+        for account in reviewers.assignable_accounts(get_session())
+    ]
     form.assignee.choices = [("", "Nobody"), *accounts]
     return form
 
@@ -134,7 +136,7 @@ def download(report_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
         current_app.logger.error("Attachment %s: its blob does not match it", attachment.id)
         abort(500)
     _audit(AuditAction.ATTACHMENT_DOWNLOADED, report, attachment=str(attachment.id))
-    get_session().commit()
+    transaction.finish(get_session())
     content_type = details.content_type if details.content_type in SAFE_TYPES else None
     return Response(
         _released(chunks),
@@ -185,7 +187,7 @@ def reply(report_id: uuid.UUID) -> str | BaseResponse:
         form.text.errors = ["The submitter has ended follow-up: no reply can reach them."]
         return _render_report(report, reply_form=form, status=400)
     _audit(AuditAction.REPLY_SENT, report)
-    get_session().commit()
+    transaction.finish(get_session())
     return redirect(url_for("casework.report", report_id=report.id, _anchor="conversation"))
 
 
@@ -204,7 +206,7 @@ def note(report_id: uuid.UUID) -> str | BaseResponse:
         today=current_time().date(),
     )
     _audit(AuditAction.NOTE_ADDED, report)
-    get_session().commit()
+    transaction.finish(get_session())
     return redirect(url_for("casework.report", report_id=report.id, _anchor="notes"))
 
 
@@ -232,7 +234,7 @@ def triage(report_id: uuid.UUID) -> str | BaseResponse:
         return _render_report(report, triage_form=form, status=400)
     if changes:
         _audit(AuditAction.TRIAGE_CHANGED, report, **changes)
-    get_session().commit()
+    transaction.finish(get_session())
     return redirect(url_for("casework.report", report_id=report.id, _anchor="triage"))
 
 
@@ -249,6 +251,6 @@ def link(report_id: uuid.UUID) -> str | BaseResponse:
             form.reference.errors = [f"{str(error).capitalize()}."]
         else:
             _audit(AuditAction.TRIAGE_CHANGED, report, related=form.reference.data.strip())
-            get_session().commit()
+            transaction.finish(get_session())
             return redirect(url_for("casework.report", report_id=report.id, _anchor="related"))
     return _render_report(report, link_form=form, status=400)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template
 
-from portal.db import get_session
+from portal.request_db import get_session
 from portal.review.context import current_time
 from portal.review.guard import READERS, current_reviewer, requires
+from portal.services import transaction
 from portal.services.audit import AuditAction, record
 from portal.services.dashboard import SMALL_COUNT, dashboard_csv, dashboard_tables
 
@@ -32,7 +33,7 @@ def export() -> Response:
         action=AuditAction.DASHBOARD_EXPORTED,
         now=current_time(),
     )
-    db.commit()
+    transaction.finish(db)
     return Response(
         csv_text,
         content_type="text/csv; charset=utf-8",

@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
-from portal.db import get_session
 from portal.models import Reviewer, Role
+from portal.request_db import get_session
 from portal.review.context import current_time, review_context
+from portal.services import transaction
 from portal.services.review_sessions import (
     OpenSession,
     SessionTicket,
@@ -100,10 +101,11 @@ def _authenticate() -> Response | None:
         if ticket
         else None
     )
+    # The session's last-seen time moves on, or a timed-out session's deletion is kept.
+    transaction.finish(get_session())
     if opened is None:
         session.pop(_TICKET, None)  # the CSRF token stays: the sign-in form still works
         return redirect(url_for("auth.sign_in"))
-    get_session().commit()  # the session's last-seen time
     g.open_session = opened
     if opened.row.enrolling:
         if request.endpoint not in ENROLLING_ENDPOINTS:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, render_template, request
-from sqlalchemy import select
 
 from portal import domain
-from portal.db import get_session
-from portal.models import Priority, ReportKind, ReportStatus, Reviewer
+from portal.models import Priority, ReportKind, ReportStatus
+from portal.request_db import get_session
 from portal.review.context import current_time, review_context
 from portal.review.guard import READERS, requires
+from portal.services import reviewers
 from portal.services.inbox import UNASSIGNED, InboxFilters, inbox_page
 
 blueprint = Blueprint("inbox", __name__)
@@ -32,7 +32,7 @@ def inbox() -> str:
         "inbox.html",
         page=page,
         filters=filters,
-        accounts=_assignable_accounts(),
+        accounts=reviewers.assignable_accounts(get_session()),
         regions=domain.REGIONS,
         statuses=list(ReportStatus),
         kinds=list(ReportKind),
@@ -68,14 +68,3 @@ def _filters_from(args: dict[str, str]) -> InboxFilters:
         region=region if region in dict(domain.REGIONS) else None,
         overdue=args.get("overdue") == "1",
     )
-
-
-def _assignable_accounts() -> list[Reviewer]:
-    """Accounts that may hold a report: active inspectors and administrators."""
-    return [
-        reviewer
-        for reviewer in get_session().scalars(
-            select(Reviewer).where(Reviewer.revoked_at.is_(None)).order_by(Reviewer.username)
-        )
-        if reviewer.active and reviewer.role.value in {"inspector", "admin"}
-    ]

@@ -1,27 +1,54 @@
 """The blob folder: attachments as age files, named by their attachment's random id.
 
-A new blob is written under a hidden staging name and only renamed to its real name once it is
-complete and flushed to disk, just before the database transaction that refers to it commits.
-A blob that was staged but never published (a failed or refused request) is deleted; one
-published for a transaction that then failed is deleted too. Anything a crash leaves behind is
-ciphertext, found by `orphans()` for clean-up.
+Every file operation on blobs lives here, with one set of verbs:
+
+- `create`: a new blob, written under a hidden staging name while an upload arrives;
+- `publish`: renamed to its real name once complete and on disk, just before the transaction
+  that refers to it commits (`portal.services.transaction.finish` calls it);
+- `discard`: deleted wherever it is, for a refused or failed request;
+- `destroy`: overwritten with zeros and unlinked, for a report whose retention has run out;
+- `orphans`: files no row refers to (what a crash leaves behind: always ciphertext).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import hashlib
 import os
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
-from portal.config import ensure_private_dir
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from portal.files import blur_times_to_day, ensure_private_dir, sync_directory
 
 SUFFIX = ".age"
+CHUNK_SIZE = 64 * 1024
+"""Blobs are read, and overwritten with zeros, this much at a time: memory stays flat."""
 _STAGING_PREFIX = "."
 _STAGING_SUFFIX = ".part"
+
+STORAGE_FAILURES = (OSError, OperationalError, InterfaceError)
+"""What a full disk, an unwritable blob folder or an unreachable database raises."""
+
+
+class StorageUnavailable(Exception):
+    """The blob folder or the database could not take what was sent: nothing of it was kept.
+
+    A fault of the server's storage, not of the request, and usually passing (a database
+    restarting, a disk being cleared): the submitter is told to try again later."""
+
+
+@contextlib.contextmanager
+def storage_failures_reported(what: str) -> Iterator[None]:
+    """Turn a storage failure inside the block into `StorageUnavailable`, saying `what` failed."""
+    try:
+        yield
+    except STORAGE_FAILURES as error:
+        raise StorageUnavailable(what) from error
 
 
 class BlobStore:
@@ -32,21 +59,52 @@ class BlobStore:
         return self.directory / f"{blob_id}{SUFFIX}"
 
     def create(self) -> NewBlob:
-        """A new, empty blob under a fresh random id, open for writing."""
+        """A new, empty blob under a fresh random id, staged and open for writing."""
         ensure_private_dir(self.directory)
         return NewBlob(self, uuid.uuid4())
 
+    def open(self, blob_id: uuid.UUID) -> BinaryIO:
+        """The blob's file, open for reading; the caller closes it."""
+        return self.path_of(blob_id).open("rb")
+
+    def chunks(self, blob_id: uuid.UUID) -> Iterator[bytes]:
+        """The blob's bytes, a chunk at a time."""
+        with self.open(blob_id) as handle:
+            while chunk := handle.read(CHUNK_SIZE):
+                yield chunk
+
     def sha256_of(self, blob_id: uuid.UUID) -> str:
         digest = hashlib.sha256()
-        for chunk in self.open(blob_id):
+        for chunk in self.chunks(blob_id):
             digest.update(chunk)
         return digest.hexdigest()
 
-    def open(self, blob_id: uuid.UUID) -> Iterator[bytes]:
-        """The blob's bytes, a chunk at a time."""
-        with self.path_of(blob_id).open("rb") as handle:
-            while chunk := handle.read(64 * 1024):
-                yield chunk
+    def destroy(self, paths: list[Path]) -> tuple[int, list[str]]:
+        """Overwrite and unlink each blob file: how many were removed, and a line per failure.
+
+        A file already gone is neither counted nor a problem. A file that could not be removed
+        is an orphan now, for a later `orphans` sweep to find.
+        """
+        removed = 0
+        problems = []
+        for path in paths:
+            try:
+                overwrite_and_unlink(path)
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                problems.append(
+                    f"blob file {path.name}: not removed ({error.strerror or error}); "
+                    "the next run removes it as an orphan"
+                )
+                continue
+            removed += 1
+        if removed:
+            try:
+                sync_directory(self.directory)
+            except OSError as error:
+                problems.append(f"blob folder: unlinks not synced to disk ({error.strerror})")
+        return removed, problems
 
     def orphans(self, known: set[uuid.UUID]) -> list[Path]:
         """Blob files (published or staged) whose id is not in `known`."""
@@ -100,22 +158,15 @@ class NewBlob:
         self.finish()
         self._staging_path.rename(self._final_path)
         self.published = True
-        _sync_directory(self._final_path.parent)
+        sync_directory(self._final_path.parent)
 
     def blur_times(self) -> None:
-        """Set the published file's (and its folder's) times to midnight UTC of today.
+        """Keep only the day in the published file's (and its folder's) times.
 
-        A file's modification time would otherwise say to the second when a report arrived,
-        which nothing else the portal keeps does. Called once the file's row has committed:
-        until then the fresh time tells the orphan clean-up to leave the file alone.
+        Called once the file's row has committed: until then the fresh time tells the orphan
+        clean-up to leave the file alone.
         """
-        today = datetime.datetime.now(datetime.UTC).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
-        midnight = today.timestamp()
-        for path in (self._final_path, self._final_path.parent):
-            with contextlib.suppress(FileNotFoundError):
-                os.utime(path, (midnight, midnight))
+        blur_times_to_day([self._final_path, self._final_path.parent])
 
     def discard(self) -> None:
         """Delete the blob wherever it is; safe to call more than once."""
@@ -129,9 +180,29 @@ class NewBlob:
         self.published = False
 
 
-def _sync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
+def overwrite_and_unlink(path: Path) -> None:
+    """Overwrite the file at `path` with zeros (same length, 64 KiB at a time), fsync, unlink.
+
+    Raises FileNotFoundError if it is not there, and OSError if it cannot be opened, written,
+    synced or unlinked, or is not a regular file (a symbolic link is refused, not followed).
+
+    This removes the bytes from the file, not necessarily from the disk: on journaling or
+    copy-on-write filesystems, under snapshots, and on SSDs (which remap blocks), the old
+    blocks may survive. What protects them is that a blob is age ciphertext (see
+    `portal.services.retention`).
+    """
+    # O_NONBLOCK: should the name ever be a FIFO, opening it must not hang a cron job.
+    flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    descriptor = os.open(path, flags)
     try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        zeros = memoryview(bytes(CHUNK_SIZE))
+        remaining = status.st_size
+        while remaining > 0:
+            remaining -= os.write(descriptor, zeros[: min(CHUNK_SIZE, remaining)])
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+    path.unlink()

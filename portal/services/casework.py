@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from portal import crypto, domain
@@ -27,8 +27,8 @@ from portal.models import (
     Reviewer,
 )
 from portal.services.blobs import BlobStore
-from portal.services.reports import DOCUMENT_VERSION
-from portal.services.sealing import seal, unseal
+from portal.services.documents import DOCUMENT_VERSION, seal_document, unseal_document
+from portal.services.positions import next_position
 
 MAX_LABELS_LENGTH = 200
 
@@ -63,7 +63,7 @@ class NoteView:
 
 def read_report(report: Report, identities: Sequence[crypto.Identity]) -> dict[str, Any]:
     """The report's sealed document: kind, urgent, region and the answers."""
-    return unseal(report.content, identities, bound_to={"report_id": str(report.id)})
+    return unseal_document(report.content, identities, bound_to={"report_id": str(report.id)})
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def _unknown(answers: dict[str, Any]) -> list[tuple[str, tuple[str, None]]]:
 def read_attachments(report: Report, identities: Sequence[crypto.Identity]) -> list[AttachmentView]:
     views = []
     for attachment in report.attachments:
-        details = unseal(
+        details = unseal_document(
             attachment.details, identities, bound_to={"attachment_id": str(attachment.id)}
         )
         views.append(
@@ -133,7 +133,7 @@ def open_attachment(
     """
     if blobs.sha256_of(attachment.id) != attachment.blob_sha256:
         raise BlobMismatch("the blob is not the file this attachment was stored with")
-    source = blobs.path_of(attachment.id).open("rb")
+    source = blobs.open(attachment.id)
     try:
         chunks = crypto.decrypt_chunks(source, identities)
     except BaseException:
@@ -148,14 +148,17 @@ def _closing(chunks: Iterator[bytes], source: Any) -> Iterator[bytes]:
 
 
 def read_notes(report: Report, identities: Sequence[crypto.Identity]) -> list[NoteView]:
-    return [
-        NoteView(
-            author=note.author.username if note.author else "(removed account)",
-            written_on=note.written_on,
-            text=str(unseal(note.content, identities, bound_to={"note_id": str(note.id)})["text"]),
+    views = []
+    for note in report.notes:
+        document = unseal_document(note.content, identities, bound_to={"note_id": str(note.id)})
+        views.append(
+            NoteView(
+                author=note.author.username if note.author else "(removed account)",
+                written_on=note.written_on,
+                text=str(document["text"]),
+            )
         )
-        for note in report.notes
-    ]
+    return views
 
 
 def add_note(
@@ -167,17 +170,14 @@ def add_note(
     recipients: Sequence[crypto.Recipient],
     today: datetime.date,
 ) -> Note:
-    position = session.scalar(
-        select(func.coalesce(func.max(Note.position), 0)).where(Note.report_id == report.id)
-    )
     note_id = uuid.uuid4()
     note = Note(
         id=note_id,
         report=report,
-        position=position + 1,
+        position=next_position(session, Note.position, Note.report_id, report.id),
         author=author,
         written_on=today,
-        content=seal(
+        content=seal_document(
             {"version": DOCUMENT_VERSION, "note_id": str(note_id), "text": text}, recipients
         ),
     )

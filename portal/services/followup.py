@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from portal import crypto
 from portal.models import Attachment, Author, Message, Report
-from portal.services.reports import DOCUMENT_VERSION, ReceivedFile, attachments_for
-from portal.services.sealing import seal, unseal
-from portal.services.storing import commit_with_blobs
+from portal.services.documents import DOCUMENT_VERSION, seal_document, unseal_document
+from portal.services.intake import ReceivedFile
+from portal.services.positions import next_position
+from portal.services.reports import add_attachments
 
 
 class FollowUpClosed(Exception):
@@ -52,7 +53,9 @@ def read_thread(
     )
     entries = []
     for message in report.messages:
-        document = unseal(message.content, identities, bound_to={"message_id": str(message.id)})
+        document = unseal_document(
+            message.content, identities, bound_to={"message_id": str(message.id)}
+        )
         entries.append(
             ThreadEntry(
                 author=message.author,
@@ -77,32 +80,28 @@ def add_message(
     """Add a message from `author`, readable by the inspectorate and the submitter.
 
     Files go to the inspectorate only. Raises FollowUpClosed once the submitter has ended it.
+    The caller finishes the transaction (`transaction.finish`), which publishes the files.
     """
     if report.reply_recipient is None:
         raise FollowUpClosed("the submitter has ended follow-up on this report")
     readers = [*recipients, crypto.parse_recipient(report.reply_recipient)]
-    position = session.scalar(
-        select(func.coalesce(func.max(Message.position), 0)).where(Message.report_id == report.id)
-    )
     message_id = uuid.uuid4()
     message = Message(
         id=message_id,
         report=report,
-        position=position + 1,
+        position=next_position(session, Message.position, Message.report_id, report.id),
         author=author,
         sent_on=today,
-        content=seal(
+        content=seal_document(
             {"version": DOCUMENT_VERSION, "message_id": str(message_id), "text": text}, readers
         ),
     )
     session.add(message)
-    session.add_all(attachments_for(report, files, recipients, message=message))
-    commit_with_blobs(session, [file.blob for file in files])
+    add_attachments(session, report, files, recipients, message=message)
     return message
 
 
-def end_follow_up(session: Session, report: Report) -> None:
+def end_follow_up(report: Report) -> None:
     """Forget the codename's hash and reply key: the codename opens nothing from now on."""
     report.codename_hash = None
     report.reply_recipient = None
-    session.commit()

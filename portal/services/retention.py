@@ -64,8 +64,6 @@ blob of an upload still in progress.
 from __future__ import annotations
 
 import datetime
-import os
-import stat
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -85,11 +83,9 @@ from portal.models import (
     ReportLink,
     ReportStatus,
 )
+from portal.services import transaction
 from portal.services.audit import AuditAction, AuditLogBusy, record
-from portal.services.blobs import BlobStore
-
-OVERWRITE_CHUNK = 64 * 1024
-"""Zeros are written in chunks of this size, so memory stays flat whatever the file's size."""
+from portal.services.blobs import BlobStore, StorageUnavailable
 
 ORPHAN_MIN_AGE = datetime.timedelta(hours=1)
 """An orphan blob file is removed only once it has not been written to for this long. Blobs
@@ -120,11 +116,6 @@ class DestroyedReport:
     files: int
     """Attachment rows deleted; each had a blob file."""
     links: int
-    blobs_removed: int
-    """Blob files overwritten and unlinked (a file already missing is not counted)."""
-    problems: tuple[str, ...] = ()
-    """Blob files that could not be overwritten or unlinked: orphans now, removed by a later
-    run's `remove_orphans`."""
 
 
 @dataclass(frozen=True)
@@ -191,51 +182,23 @@ def destroy_report(
     report_id: uuid.UUID,
     blobs: BlobStore,
     *,
-    actor: str,
-    now: datetime.datetime,
     closed_on_or_before: datetime.date | None = None,
 ) -> DestroyedReport:
-    """Destroy a closed report: rows and audit entry in one transaction, then its blob files.
+    """Delete a closed report's rows, and have its blob files destroyed once that commits.
 
-    Runs its own transaction, so the session must have none open (ValueError otherwise). The
-    report must still be closed, and closed on or before `closed_on_or_before` if given: else
-    ReportNotDue. ReportGone if it no longer exists. Either way nothing was changed. A database
-    error (or AuditLogBusy) is raised after rolling back, with no file touched. Files that
-    cannot be removed after the commit are listed in the result's `problems`.
+    Never commits: the caller records `report_destroyed` in the audit log and finishes the
+    transaction (`transaction.finish`), whose result says which blob files were destroyed and
+    which could not be. The report must still be closed, and closed on or before
+    `closed_on_or_before` if given: else ReportNotDue. ReportGone if it no longer exists.
+    Either way nothing was changed.
 
     On SQLite, the deleted rows stay readable in the WAL until a checkpoint: `run_retention`
     takes care of that (see `checkpoint_sqlite`).
     """
-    if session.in_transaction():
-        raise ValueError("destroy_report runs its own transaction: commit or roll back first")
-    try:
-        attachment_ids, counts = _delete_rows(session, report_id, closed_on_or_before)
-        record(
-            session,
-            actor=actor,
-            action=AuditAction.REPORT_DESTROYED,
-            subject=str(report_id),
-            detail={
-                "messages": counts["messages"],
-                "notes": counts["notes"],
-                "files": counts["files"],
-            },
-            now=now,
-        )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    removed, problems = _remove_blob_files(blobs, [blobs.path_of(i) for i in attachment_ids])
-    return DestroyedReport(
-        report_id=report_id,
-        messages=counts["messages"],
-        notes=counts["notes"],
-        files=counts["files"],
-        links=counts["links"],
-        blobs_removed=removed,
-        problems=tuple(problems),
-    )
+    attachment_ids, counts = _delete_rows(session, report_id, closed_on_or_before)
+    for attachment_id in attachment_ids:
+        transaction.destroy_after_commit(session, blobs, blobs.path_of(attachment_id))
+    return DestroyedReport(report_id=report_id, **counts)
 
 
 def _delete_rows(
@@ -290,58 +253,6 @@ def _delete(session: Session, statement: Any) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
-def overwrite_and_unlink(path: Path) -> None:
-    """Overwrite the file at `path` with zeros (same length, 64 KiB at a time), fsync, unlink.
-
-    Raises FileNotFoundError if it is not there, and OSError if it cannot be opened, written,
-    synced or unlinked, or is not a regular file (a symbolic link is refused, not followed).
-
-    This removes the bytes from the file, not necessarily from the disk: on journaling or
-    copy-on-write filesystems, under snapshots, and on SSDs (which remap blocks), the old
-    blocks may survive. The protection that remains is that a blob is age ciphertext; see the
-    module docstring for what that ciphertext is encrypted to.
-    """
-    # O_NONBLOCK: should the name ever be a FIFO, opening it must not hang a cron job.
-    flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    descriptor = os.open(path, flags)
-    try:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode):
-            raise OSError(f"{path.name} is not a regular file")
-        zeros = memoryview(bytes(OVERWRITE_CHUNK))
-        remaining = status.st_size
-        while remaining > 0:
-            remaining -= os.write(descriptor, zeros[: min(OVERWRITE_CHUNK, remaining)])
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    path.unlink()
-
-
-def _remove_blob_files(blobs: BlobStore, paths: list[Path]) -> tuple[int, list[str]]:
-    """Overwrite and unlink each file; a file already gone is not a problem."""
-    removed = 0
-    problems = []
-    for path in paths:
-        try:
-            overwrite_and_unlink(path)
-        except FileNotFoundError:
-            continue
-        except OSError as error:
-            problems.append(
-                f"blob file {path.name}: not removed ({error.strerror or error}); "
-                "the next run removes it as an orphan"
-            )
-            continue
-        removed += 1
-    if removed:
-        try:
-            _sync_directory(blobs.directory)
-        except OSError as error:
-            problems.append(f"blob folder: unlinks not synced to disk ({error.strerror})")
-    return removed, problems
-
-
 def orphan_blobs(
     session: Session, blobs: BlobStore, *, min_age: datetime.timedelta = ORPHAN_MIN_AGE
 ) -> list[Path]:
@@ -369,7 +280,7 @@ def remove_orphans(
     session: Session, blobs: BlobStore, *, min_age: datetime.timedelta = ORPHAN_MIN_AGE
 ) -> tuple[int, list[str]]:
     """Overwrite and unlink every orphan blob file (see `orphan_blobs`): how many, problems."""
-    return _remove_blob_files(blobs, orphan_blobs(session, blobs, min_age=min_age))
+    return blobs.destroy(orphan_blobs(session, blobs, min_age=min_age))
 
 
 def checkpoint_sqlite(session: Session) -> str | None:
@@ -425,22 +336,22 @@ def run_retention(
     destroyed = files_removed = skipped = 0
     for report_id in due:
         try:
-            result = destroy_report(
+            finished = _destroy_one(
                 session, report_id, blobs, actor=actor, now=now, closed_on_or_before=cutoff
             )
         except NothingToDestroy:
+            session.rollback()
             skipped += 1
             continue
-        except (SQLAlchemyError, AuditLogBusy) as error:
-            # The message of a database error may quote SQL; its kind is enough here.
+        except (SQLAlchemyError, AuditLogBusy, StorageUnavailable) as error:
+            session.rollback()
             problems.append(
-                f"report {report_id}: not destroyed ({type(error).__name__}); "
-                "the next run tries again"
+                f"report {report_id}: not destroyed ({_kind_of(error)}); the next run tries again"
             )
             continue
         destroyed += 1
-        files_removed += result.blobs_removed
-        problems.extend(result.problems)
+        files_removed += finished.blobs_destroyed
+        problems.extend(finished.problems)
     if destroyed and (problem := checkpoint_sqlite(session)):
         problems.append(problem)
     report = RetentionReport(
@@ -454,6 +365,28 @@ def run_retention(
     if problem := _record_run(session, report, retention_days=retention_days, actor=actor, now=now):
         problems.append(problem)
     return report
+
+
+def _destroy_one(
+    session: Session,
+    report_id: uuid.UUID,
+    blobs: BlobStore,
+    *,
+    actor: str,
+    now: datetime.datetime,
+    closed_on_or_before: datetime.date,
+) -> transaction.Finished:
+    """Destroy one report and record it, in one transaction of its own."""
+    result = destroy_report(session, report_id, blobs, closed_on_or_before=closed_on_or_before)
+    record(
+        session,
+        actor=actor,
+        action=AuditAction.REPORT_DESTROYED,
+        subject=str(report_id),
+        detail={"messages": result.messages, "notes": result.notes, "files": result.files},
+        now=now,
+    )
+    return transaction.finish(session)
 
 
 def _record_run(
@@ -481,17 +414,16 @@ def _record_run(
             },
             now=now,
         )
-        session.commit()
-    except (SQLAlchemyError, AuditLogBusy) as error:
+        transaction.finish(session)
+    except (SQLAlchemyError, AuditLogBusy, StorageUnavailable) as error:
         session.rollback()
-        return f"this run was not recorded in the audit log ({type(error).__name__})"
+        return f"this run was not recorded in the audit log ({_kind_of(error)})"
     return None
 
 
-def _sync_directory(directory: Path) -> None:
-    """Make the directory's entries (here: the unlinks) durable."""
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+def _kind_of(error: Exception) -> str:
+    """The kind of a failure, for a problem line: the message of a database error may quote
+    SQL, so only its type is given (the storage failure underneath, where there is one)."""
+    if isinstance(error, StorageUnavailable) and error.__cause__ is not None:
+        return type(error.__cause__).__name__
+    return type(error).__name__

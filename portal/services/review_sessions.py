@@ -1,32 +1,28 @@
 """Signing in to the review site, and the sessions that follow (DESIGN decisions 3 and 7).
 
 A sign-in needs the username, the password and a TOTP code together. The password opens the
-account's keyring; the keyring is then kept, between requests, only as ciphertext in the
-`review_sessions` table, under a random session key that lives in the reviewer's cookie and
-nowhere else. The table stores a hash of the session's token, not the token. So neither a copy
-of the database nor the cookie alone opens a session's keyring; signing out or timing out
-deletes the row, and with it the only ciphertext the cookie's key could open.
+account's keyring; the keyring is then kept, between requests, only in the session vault
+(`portal.custody.session_vault`): sealed in the `review_sessions` row under a random key that
+lives in the reviewer's cookie and nowhere else. The table stores a hash of the session's
+token, not the token. Signing out or timing out deletes the row, and with it the only
+ciphertext the cookie's key could open.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from portal.accounts import passwords, totp
+from portal.custody import session_vault
+from portal.custody.keyrings import Keyring
 from portal.models import Reviewer, ReviewSession
-from portal.services.reviewers import AccountPolicy, Keyring
-
-SESSION_KEY_SIZE = 32
-_NONCE_SIZE = 12
+from portal.services.reviewers import AccountPolicy
 
 
 class SignInRefused(Exception):
@@ -81,8 +77,9 @@ def sign_in(
 ) -> tuple[Reviewer, Keyring]:
     """Check all three factors; count failures and lock the account after too many.
 
-    Commits the failure count (so it survives the refusal); on success leaves the caller to
-    commit together with the new session.
+    Never commits. On a refusal the failure count has been changed in the session: the caller
+    records the refusal in the audit log and finishes the transaction, so the count survives
+    the refusal. On success the caller finishes it together with the new session.
     """
     reviewer = session.scalar(select(Reviewer).where(Reviewer.username == username.strip().lower()))
     if (
@@ -109,7 +106,7 @@ def sign_in(
         if locked:
             reviewer.locked_until = now + session_policy.lockout
             reviewer.failed_sign_ins = 0
-        session.commit()
+        session.flush()
         raise (
             AccountLocked("locked after repeated failures")
             if locked
@@ -158,7 +155,7 @@ def open_session(
     enrolling: bool = False,
 ) -> SessionTicket:
     """Store a new session holding `keyring` sealed under a fresh key; return the cookie's part."""
-    ticket = SessionTicket(token=secrets.token_urlsafe(32), key=os.urandom(SESSION_KEY_SIZE))
+    ticket = SessionTicket(token=secrets.token_urlsafe(32), key=session_vault.new_session_key())
     row_id = _row_id(ticket.token)
     session.add(
         ReviewSession(
@@ -166,7 +163,7 @@ def open_session(
             reviewer=reviewer,
             created_at=now,
             last_seen_at=now,
-            sealed_keyring=_seal(keyring, ticket.key, row_id),
+            sealed_keyring=session_vault.seal_keyring(keyring, ticket.key, row_id),
             enrolling=enrolling,
         )
     )
@@ -178,7 +175,8 @@ def resume_session(
 ) -> OpenSession | None:
     """The session `ticket` belongs to, if it exists, has not timed out and its key fits.
 
-    A timed-out session is deleted. The caller commits (the last-seen time moves on).
+    A timed-out session is deleted. The caller finishes the transaction either way (the
+    last-seen time moves on, or the deletion is kept).
     """
     row_id = _row_id(ticket.token)
     row = session.get(ReviewSession, row_id)
@@ -190,9 +188,8 @@ def resume_session(
     )
     if expired or row.reviewer.revoked_at is not None:
         session.delete(row)
-        session.commit()
         return None
-    keyring = _unseal(row.sealed_keyring, ticket.key, row_id)
+    keyring = session_vault.open_keyring(row.sealed_keyring, ticket.key, row_id)
     if keyring is None:
         return None
     row.last_seen_at = now
@@ -206,21 +203,3 @@ def close_session(session: Session, ticket: SessionTicket) -> None:
 
 def _row_id(token: str) -> bytes:
     return hashlib.sha256(token.encode("ascii")).digest()
-
-
-def _seal(keyring: Keyring, key: bytes, row_id: bytes) -> bytes:
-    nonce = os.urandom(_NONCE_SIZE)
-    # The row's id is bound in as associated data: a sealed keyring moved to another row fails.
-    return nonce + ChaCha20Poly1305(key).encrypt(nonce, keyring.to_bytes(), row_id)
-
-
-def _unseal(sealed: bytes, key: bytes, row_id: bytes) -> Keyring | None:
-    if len(key) != SESSION_KEY_SIZE:
-        return None
-    try:
-        plaintext = ChaCha20Poly1305(key).decrypt(
-            sealed[:_NONCE_SIZE], sealed[_NONCE_SIZE:], row_id
-        )
-    except InvalidTag:
-        return None
-    return Keyring.from_bytes(plaintext)

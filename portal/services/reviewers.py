@@ -9,23 +9,20 @@ copy of it. Revoking an account deletes its keyring; changing a password re-wrap
 
 from __future__ import annotations
 
-import base64
 import datetime
-import json
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from portal import crypto
 from portal.accounts import passwords, totp
 from portal.crypto.keys import AnyIdentity
+from portal.custody.keyrings import Keyring
 from portal.models import Reviewer, ReviewSession, Role
 from portal.wordlist import random_words
 
 ENROLMENT_CODE_WORDS = 6  # about 77 bits, for a code that works once and expires
 ENROLMENT_VALIDITY = datetime.timedelta(days=7)
-_KEYRING_VERSION = 1
 
 
 class AccountError(Exception):
@@ -42,46 +39,6 @@ class EnrolmentRefused(AccountError):
 
 class WrongTotpCode(AccountError):
     pass
-
-
-@dataclass(frozen=True)
-class Keyring:
-    """What a reviewer's password unlocks. Handle as secret: it may hold the identity."""
-
-    totp_secret: bytes
-    identity: AnyIdentity | None
-
-    def __repr__(self) -> str:
-        return f"<Keyring identity={'yes' if self.identity else 'no'}>"
-
-    def to_bytes(self) -> bytes:
-        return json.dumps(
-            {
-                "version": _KEYRING_VERSION,
-                "totp_secret": base64.b64encode(self.totp_secret).decode("ascii"),
-                "identity": str(self.identity) if self.identity else None,
-            }
-        ).encode("ascii")
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Keyring:
-        document = json.loads(data)
-        identity = document["identity"]
-        return cls(
-            totp_secret=base64.b64decode(document["totp_secret"]),
-            identity=crypto.parse_identity(identity) if identity else None,
-        )
-
-    def wrapped(self, secret: str, work_factor: int) -> bytes:
-        return crypto.encrypt(self.to_bytes(), [crypto.ScryptRecipient(secret, work_factor)])
-
-    @classmethod
-    def unwrapped(cls, ciphertext: bytes, secret: str) -> Keyring | None:
-        """The keyring, or None if `secret` does not open it."""
-        try:
-            return cls.from_bytes(crypto.decrypt(ciphertext, [crypto.ScryptIdentity(secret)]))
-        except crypto.NoIdentityMatch:
-            return None
 
 
 @dataclass(frozen=True)
@@ -224,3 +181,14 @@ def revoke(session: Session, reviewer: Reviewer, *, now: datetime.datetime) -> N
     reviewer.enrolment_expires_at = None
     reviewer.revoked_at = now
     session.execute(delete(ReviewSession).where(ReviewSession.reviewer_id == reviewer.id))
+
+
+def assignable_accounts(session: Session) -> list[Reviewer]:
+    """Accounts that may hold a report: active inspectors and administrators."""
+    return [
+        reviewer
+        for reviewer in session.scalars(
+            select(Reviewer).where(Reviewer.revoked_at.is_(None)).order_by(Reviewer.username)
+        )
+        if reviewer.active and reviewer.role in {Role.INSPECTOR, Role.ADMIN}
+    ]

@@ -8,10 +8,10 @@ from werkzeug.exceptions import ServiceUnavailable
 from portal import errors, sanitize
 from portal.config import Settings
 from portal.instance import load_or_create_secret_key
-from portal.keys import KeysError, read_recipients
-from portal.services.blobs import BlobStore
+from portal.recipients import KeysError, read_recipients
+from portal.services.blobs import BlobStore, StorageUnavailable
 from portal.services.codenames import CodenameHasher
-from portal.services.storing import StorageUnavailable
+from portal.services.intake import UploadPolicy
 from portal.submit import context, followup, uploads, views
 from portal.submit.throttle import RateLimiter
 from portal.web import build_app
@@ -50,9 +50,9 @@ def create_app(settings: Settings) -> Flask:
     )
     uploads.init_app(
         app,
-        uploads.UploadPolicy(
-            BlobStore(settings.blobs),
-            recipients,
+        UploadPolicy(
+            store=BlobStore(settings.blobs),
+            recipients=recipients,
             max_file_bytes=settings.max_file_bytes,
             max_files=settings.max_files,
         ),
@@ -71,7 +71,7 @@ def _refuse_without_recipients() -> None:
 
 def _storage_unavailable(error: StorageUnavailable) -> tuple[str, int, list[tuple[str, str]]]:
     """503 rather than 500: the request was sound and trying again later may work. The page
-    says that nothing was saved, which `commit_with_blobs` and the upload clean-up made true."""
+    says that nothing was saved, which `transaction.finish` and the upload clean-up made true."""
     # A handled error is not logged by Flask; this is (its type and stack, never its message).
     current_app.logger.error("A submission was not saved: storage failed", exc_info=error)
     return errors.render_error_page(ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS))

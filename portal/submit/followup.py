@@ -14,8 +14,9 @@ from flask import Blueprint, abort, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from portal.db import get_session
 from portal.models import Author, Report
+from portal.request_db import get_session
+from portal.services import transaction
 from portal.services.codenames import InvalidCodename
 from portal.services.followup import (
     FollowUpClosed,
@@ -78,6 +79,7 @@ def message() -> str | Response:
         )
     except FollowUpClosed:
         return _leave_page()
+    transaction.finish(get_session())
     return render_template("followup_sent.html", form=ConfirmForm())
 
 
@@ -89,7 +91,8 @@ def end() -> str | Response:
     form = ConfirmForm()
     if not form.validate_on_submit():
         return render_template("followup_end.html", form=form)
-    end_follow_up(get_session(), report)
+    end_follow_up(report)
+    transaction.finish(get_session())
     session.pop(_SESSION_KEY, None)
     return render_template(
         "followup_done.html",

@@ -65,7 +65,8 @@ def _strip(value: str | None) -> str | None:
 
 
 def _choices(choices: domain.Choices) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in choices]  # type: ignore[arg-type]
+    """The domain's choices, their English labels translated when the form is rendered."""
+    return [SelectChoice(value, _l(label)) for value, label in choices]
 
 
 class WholeNumberField(IntegerField):

@@ -6,8 +6,9 @@ from flask import Blueprint, abort, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from portal.db import get_session
 from portal.models import ReportKind
+from portal.request_db import get_session
+from portal.services import transaction
 from portal.services.codenames import new_codename
 from portal.services.reports import NewReport, store_report
 from portal.submit.context import submit_context, take_submission_slot, utc_today
@@ -78,6 +79,7 @@ def report(slug: str) -> str:
         codename_keys=context.hasher.derive(codename),
         today=utc_today(),
     )
+    transaction.finish(get_session())
     _renew_csrf_token()
     return render_template("confirmation.html", codename=codename, urgent=form.urgent.data == "yes")
 

@@ -22,7 +22,7 @@ import pytest
 
 from portal import crypto, db, migrate
 from portal.config import PROJECT_ROOT, sqlite_url
-from portal.keys import RECIPIENTS_FILE
+from portal.recipients import RECIPIENTS_FILE
 from tests.browser.harness import (
     BrowserVisit,
     PageWatch,

@@ -17,11 +17,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal import crypto
+from portal.custody.keyrings import Keyring
 from portal.models import Attachment, Author, Message, Report, Role
-from portal.services import reviewers
+from portal.services import reviewers, transaction
 from portal.services.codenames import CodenameHasher, CodenameKeys, HashCost
+from portal.services.documents import unseal_document
 from portal.services.followup import add_message, find_report
-from portal.services.sealing import unseal
 from portal.submit import CODENAME_SALT_FILE
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class SubmitSite:
         with Session(self.engine) as session:
             report = session.get_one(Report, report_id, options=[selectinload(Report.sealed)])
             session.expunge_all()
-        return report, unseal(report.content, [self.identity])
+        return report, unseal_document(report.content, [self.identity])
 
     def attachments_of(self, report_id: uuid.UUID) -> list[tuple[uuid.UUID, dict[str, Any]]]:
         """The report's own attachments (not its messages'): id and decrypted description."""
@@ -100,7 +101,7 @@ class SubmitSite:
                     Attachment.report_id == report_id, Attachment.message_id.is_(None)
                 )
             ).all()
-            return [(row.id, unseal(row.details, [self.identity])) for row in rows]
+            return [(row.id, unseal_document(row.details, [self.identity])) for row in rows]
 
     def messages_of(self, report_id: uuid.UUID) -> list[tuple[Author, dict[str, Any]]]:
         """The report's conversation, oldest first, decrypted with the inspectorate's identity."""
@@ -108,7 +109,7 @@ class SubmitSite:
             rows = session.scalars(
                 select(Message).where(Message.report_id == report_id).order_by(Message.position)
             ).all()
-            return [(row.author, unseal(row.content, [self.identity])) for row in rows]
+            return [(row.author, unseal_document(row.content, [self.identity])) for row in rows]
 
     def add_message(self, report_id: uuid.UUID, author: Author, text: str) -> None:
         """Add to the conversation with the review side's service code, on a session of its
@@ -122,6 +123,7 @@ class SubmitSite:
                 recipients=[self.identity.recipient()],
                 today=datetime.datetime.now(datetime.UTC).date(),
             )
+            transaction.finish(session)
 
 
 @dataclass
@@ -201,7 +203,7 @@ class ReviewSite:
                 policy=policy,
                 now=datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
             )
-            keyring = reviewers.Keyring.unwrapped(reviewer.keyring or b"", code)
+            keyring = Keyring.unwrapped(reviewer.keyring or b"", code)
             assert keyring is not None, "the new account's keyring did not open with its code"
             reviewers.enrol_without_confirmation(
                 reviewer, keyring, password=password, policy=policy

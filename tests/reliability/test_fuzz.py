@@ -46,13 +46,14 @@ from werkzeug.test import TestResponse
 
 from portal import create_review_app, create_submit_app, crypto, migrate
 from portal.config import Settings, sqlite_url
+from portal.custody.keyrings import Keyring
 from portal.db import make_engine
-from portal.keys import RECIPIENTS_FILE
 from portal.models import Attachment, Message, Note, Report, Reviewer, Role
+from portal.recipients import RECIPIENTS_FILE
 from portal.review.casework import SAFE_TYPES
 from portal.review.context import ReviewContext
 from portal.services import reviewers
-from portal.services.sealing import unseal
+from portal.services.documents import unseal_document
 from tests.conftest import CHEAP_HASH_COST, CHEAP_PASSWORD_COST, CHEAP_WORK_FACTOR, HttpsClient
 from tests.metadata import samples
 from tests.support.submitting import answers_for
@@ -701,7 +702,7 @@ def test_report_forms_store_exactly_what_they_accept(portal: Portal, data: st.Da
         ).one()
         file_ids = session.scalars(select(Attachment.id).where(Attachment.report_id == report.id))
         blobs = [portal.settings.blobs / f"{file_id}.age" for file_id in file_ids]
-    assert unseal(report.content, [portal.identity])["kind"] == kind.replace("-", "_")
+    assert unseal_document(report.content, [portal.identity])["kind"] == kind.replace("-", "_")
     assert all(blob.is_file() for blob in blobs)
     # And the same form cannot be accepted twice
     replay = submit(
@@ -867,7 +868,7 @@ def _create_account(portal: Portal, username: str, role: Role) -> Account:
             policy=policy,
             now=portal.clock.now,
         )
-        keyring = reviewers.Keyring.unwrapped(reviewer.keyring or b"", code)
+        keyring = Keyring.unwrapped(reviewer.keyring or b"", code)
         assert keyring is not None
         reviewers.enrol_without_confirmation(reviewer, keyring, password=PASSWORD, policy=policy)
         session.commit()

@@ -17,8 +17,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal import create_review_app, crypto, db
+from portal import create_review_app, crypto, request_db
 from portal.config import Settings
+from portal.custody.keyrings import Keyring
 from portal.models import Reviewer, Role
 from portal.review.context import ReviewContext
 from portal.services import reviewers
@@ -67,7 +68,7 @@ def review_app(settings: Settings, clock: Clock) -> Iterator[Flask]:
     app.extensions["portal.review"] = dataclasses.replace(context, clock=clock)
     app.test_client_class = HttpsClient
     yield app
-    db.get_engine(app).dispose()
+    request_db.get_engine(app).dispose()
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def make_account(
             policy=policy,
             now=START,
         )
-        keyring = reviewers.Keyring.unwrapped(reviewer.keyring or b"", code)
+        keyring = Keyring.unwrapped(reviewer.keyring or b"", code)
         assert keyring is not None
         reviewers.enrol_without_confirmation(reviewer, keyring, password=PASSWORD, policy=policy)
         session.commit()

@@ -9,8 +9,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.custody.keyrings import Keyring
 from portal.models import AuditEntry, ReviewSession, Role
-from portal.services.reviewers import Keyring
 from tests.review.conftest import PASSWORD, Account, Clock, reviewer_row, sign_in, token
 
 NEW_PASSWORD = "a brand new passphrase, quite long"

@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import create_submit_app, db
+from portal import create_submit_app, request_db
 from portal.config import Settings
 from portal.models import AuditEntry, Report, Role
 from portal.services.audit import AuditAction, verify_chain
@@ -46,7 +46,7 @@ def report_id(settings: Settings, session: Session) -> Iterator[str]:
         answers,
         [Upload(f"{CANARY} in the file".encode(), f"{CANARY}.txt", "text/plain")],
     )
-    db.get_engine(app).dispose()
+    request_db.get_engine(app).dispose()
     session.rollback()
     yield str(session.scalars(select(Report.id)).one())
 

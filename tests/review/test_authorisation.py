@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import create_review_app, create_submit_app, db
+from portal import create_review_app, create_submit_app, request_db
 from portal.config import Settings
 from portal.models import Attachment, Report, Reviewer, Role
 from portal.services import reviewers
@@ -58,7 +58,7 @@ def _submitted_report(settings: Settings, session: Session) -> tuple[Report, Att
         answers_for("other", "matrix"),
         [Upload(b"file", "f.txt", "text/plain")],
     )
-    db.get_engine(app).dispose()
+    request_db.get_engine(app).dispose()
     return session.scalars(select(Report)).one(), session.scalars(select(Attachment)).one()
 
 
@@ -164,7 +164,7 @@ def test_a_view_nobody_marked_is_closed_to_every_role(
     # Then even an administrator is refused, and an anonymous visitor is sent to sign in
     assert client.get("/forgotten").status_code == 403
     assert app.test_client().get("/forgotten").status_code == 302
-    db.get_engine(app).dispose()
+    request_db.get_engine(app).dispose()
 
 
 @pytest.mark.parametrize("path", ["/", "/reports/00000000-0000-4000-8000-000000000000"])

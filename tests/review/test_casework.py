@@ -11,13 +11,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import create_submit_app, crypto, db
+from portal import create_submit_app, crypto, request_db
 from portal.config import Settings
+from portal.custody.keyrings import Keyring
 from portal.models import Attachment, AuditEntry, Message, Note, Report, ReportStatus, Role
 from portal.services.blobs import BlobStore
 from portal.services.codenames import CodenameKeys
-from portal.services.reviewers import Keyring
-from portal.services.sealing import unseal
+from portal.services.documents import unseal_document
 from tests.review.conftest import PASSWORD, Clock, reviewer_row, sign_in, token
 from tests.support.submitting import Upload, answers_for, codename_in, post_form
 
@@ -38,7 +38,7 @@ def submitted(settings: Settings) -> Iterator[CodenameKeys]:
         [Upload(b"evidence bytes", HOSTILE_NAME, "text/html")],
     )
     yield app.extensions["portal.submit"].hasher.derive(codename_in(page))
-    db.get_engine(app).dispose()
+    request_db.get_engine(app).dispose()
 
 
 @pytest.fixture
@@ -118,11 +118,20 @@ def test_a_reply_reaches_the_submitter_and_a_note_does_not(
     session.rollback()
     message = session.scalars(select(Message)).one()
     note = session.scalars(select(Note)).one()
-    assert unseal(message.content, [submitted.reply_identity])["text"] == "Which office was this?"
-    assert unseal(message.content, [inspectorate_identity])["text"] == "Which office was this?"
-    assert unseal(note.content, [inspectorate_identity])["text"] == "Matches two other reports."
+    assert (
+        unseal_document(message.content, [submitted.reply_identity])["text"]
+        == "Which office was this?"
+    )
+    assert (
+        unseal_document(message.content, [inspectorate_identity])["text"]
+        == "Which office was this?"
+    )
+    assert (
+        unseal_document(note.content, [inspectorate_identity])["text"]
+        == "Matches two other reports."
+    )
     with pytest.raises(crypto.NoIdentityMatch):
-        unseal(note.content, [submitted.reply_identity])
+        unseal_document(note.content, [submitted.reply_identity])
     shown = inspector.get(f"/reports/{report.id}").text
     assert "Which office was this?" in shown and "Matches two other reports." in shown
     assert {"reply_sent", "note_added"} <= set(actions(session))
@@ -193,7 +202,7 @@ def test_a_blob_swapped_with_another_attachments_is_refused(
         answers_for("other", "second"),
         [Upload(b"another file entirely", "other.txt", "text/plain")],
     )
-    db.get_engine(app).dispose()
+    request_db.get_engine(app).dispose()
     session.rollback()
     target = session.scalars(select(Attachment).where(Attachment.report_id == report.id)).one()
     other = session.scalars(select(Attachment).where(Attachment.report_id != report.id)).one()

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from portal import crypto
 from portal.models import Priority, Report, ReportKind, ReportStatus, Role
 from portal.services.dashboard import dashboard_csv, dashboard_tables, neutralised
+from portal.services.documents import seal_document
 from portal.services.inbox import Deadlines, InboxFilters, inbox_page
-from portal.services.sealing import seal
 from tests.review.conftest import START, Clock, reviewer_row, sign_in
 
 TODAY = START.date()
@@ -24,7 +24,7 @@ DEADLINES = Deadlines(datetime.timedelta(days=7), datetime.timedelta(days=91))
 def add_reports(
     session: Session, identity: crypto.HybridIdentity, count: int, **columns: object
 ) -> list[Report]:
-    content = seal({"version": 1, "answers": {}}, [identity.recipient()])
+    content = seal_document({"version": 1, "answers": {}}, [identity.recipient()])
     reports = [
         Report(
             kind=columns.get("kind", ReportKind.WORKLOAD),

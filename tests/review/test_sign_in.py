@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.passwords import PasswordCost, hash_password, needs_rehash, verify_password
 from portal.config import Settings
+from portal.custody.session_vault import open_keyring
 from portal.models import AuditEntry, ReviewSession, Role
-from portal.services.review_sessions import SessionTicket, _unseal
+from portal.services.review_sessions import SessionTicket
 from tests.review.conftest import PASSWORD, Account, Clock, reviewer_row, sign_in, token
 from tests.support.submitting import everything_stored
 
@@ -126,7 +127,7 @@ def test_after_sign_out_the_session_and_its_sealed_keys_are_gone(
         )
     row = session.scalars(select(ReviewSession)).one()
     sealed, row_id = row.sealed_keyring, row.id
-    assert _unseal(sealed, ticket.key, row_id) is not None  # the cookie's key opens it now
+    assert open_keyring(sealed, ticket.key, row_id) is not None  # the cookie's key opens it now
 
     # When they sign out
     page = client.get("/account/password")

@@ -43,9 +43,10 @@ from portal.models import (
     Reviewer,
     Role,
 )
-from portal.services import retention
+from portal.services import blobs as blob_store
+from portal.services import retention, transaction
 from portal.services.audit import verify_chain
-from portal.services.blobs import BlobStore
+from portal.services.blobs import BlobStore, overwrite_and_unlink
 from portal.services.casework import add_note, link_reports
 from portal.services.followup import add_message
 from portal.services.retention import (
@@ -53,7 +54,6 @@ from portal.services.retention import (
     ReportNotDue,
     destroy_report,
     due_for_destruction,
-    overwrite_and_unlink,
     run_retention,
 )
 from tests.support.submitting import Upload, answers_for, codename_in, post_form
@@ -336,9 +336,11 @@ def test_destroy_report_skips_a_report_that_vanished_or_was_reopened(
     # When each is destroyed
     # Then neither is, and nothing is recorded
     with pytest.raises(ReportNotDue):
-        destroy_report(session, reopened, blobs, actor=ACTOR, now=NOW, closed_on_or_before=CUTOFF)
+        destroy_report(session, reopened, blobs, closed_on_or_before=CUTOFF)
+    session.rollback()
     with pytest.raises(ReportGone):
-        destroy_report(session, uuid.uuid4(), blobs, actor=ACTOR, now=NOW)
+        destroy_report(session, uuid.uuid4(), blobs)
+    session.rollback()
     assert rows_of(session, reopened)["reports"] == 1
     assert audit_entries(session, "report_destroyed") == []
 
@@ -378,7 +380,8 @@ def test_without_a_checkpoint_a_destroyed_row_stays_in_the_sqlite_wal(
     # Given a closed report, destroyed on its own (no checkpoint)
     report_id = plain_report(session, inspectorate_identity)
     report = stored(session, blobs, report_id)
-    destroy_report(session, report_id, blobs, actor=ACTOR, now=NOW)
+    destroy_report(session, report_id, blobs)
+    transaction.finish(session)
     database = Path(settings.database_url.removeprefix("sqlite:///"))
     assert _found_in(database, report.ciphertexts[0])
 
@@ -424,7 +427,7 @@ def test_overwrite_and_unlink_zeroes_a_file_of_several_chunks(
 ) -> None:
     # Given a file of three chunks and a bit, and unlinks watched
     path = tmp_path / "blob.age"
-    path.write_bytes(os.urandom(3 * retention.OVERWRITE_CHUNK + 5))
+    path.write_bytes(os.urandom(3 * blob_store.CHUNK_SIZE + 5))
     seen: list[bytes] = []
     real_unlink = os.unlink
     monkeypatch.setattr(
@@ -435,7 +438,7 @@ def test_overwrite_and_unlink_zeroes_a_file_of_several_chunks(
     overwrite_and_unlink(path)
 
     # Then it was zeros to its full length, and is gone
-    assert seen == [bytes(3 * retention.OVERWRITE_CHUNK + 5)]
+    assert seen == [bytes(3 * blob_store.CHUNK_SIZE + 5)]
     assert not path.exists()
 
 
@@ -498,7 +501,7 @@ def test_a_blob_that_cannot_be_removed_is_reported_then_removed_by_the_next_run(
     report_id = submit(client, session, inspectorate_identity, inspector, canary="orphan")
     close(session, report_id, LONG_AGO)
     stuck, other = stored(session, blobs, report_id).blob_paths
-    real_overwrite = retention.overwrite_and_unlink
+    real_overwrite = blob_store.overwrite_and_unlink
 
     def failing_once(path: Path) -> None:
         if path == stuck and not failing_once.failed:  # type: ignore[attr-defined]
@@ -507,7 +510,7 @@ def test_a_blob_that_cannot_be_removed_is_reported_then_removed_by_the_next_run(
         real_overwrite(path)
 
     failing_once.failed = False  # type: ignore[attr-defined]
-    monkeypatch.setattr(retention, "overwrite_and_unlink", failing_once)
+    monkeypatch.setattr(blob_store, "overwrite_and_unlink", failing_once)
 
     # When retention runs
     first = run(session, blobs)
@@ -604,19 +607,6 @@ def test_two_runs_at_once_destroy_each_report_once_without_problems(
     assert sorted(destroyed) == sorted(str(report_id) for report_id in due)
     assert len(audit_entries(session, "retention_run")) == 2
     assert verify_chain(session).ok
-
-
-def test_destroy_report_refuses_to_run_inside_the_callers_transaction(
-    session: Session, blobs: BlobStore, inspectorate_identity: crypto.HybridIdentity
-) -> None:
-    # Given a session with a transaction in progress
-    report_id = plain_report(session, inspectorate_identity)
-    session.get(Report, report_id)
-
-    # When a report is destroyed with it
-    # Then it is refused, since it would commit the caller's work too
-    with pytest.raises(ValueError, match="runs its own transaction"):
-        destroy_report(session, report_id, blobs, actor=ACTOR, now=NOW)
 
 
 def _found_in(database: Path, ciphertext: bytes) -> bool:

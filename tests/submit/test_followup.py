@@ -15,9 +15,10 @@ from portal import create_submit_app, crypto
 from portal.config import Settings
 from portal.db import make_engine
 from portal.models import Attachment, Author, Message, Report
+from portal.services import transaction
 from portal.services.codenames import CodenameHasher
+from portal.services.documents import unseal_document
 from portal.services.followup import add_message
-from portal.services.sealing import unseal
 from portal.submit.context import SubmitContext
 from tests.support.submitting import Upload, answers_for, codename_in, csrf_token, post_form
 
@@ -37,7 +38,7 @@ def submit_report(client: FlaskClient) -> str:
 def inspector_replies(session: Session, identity: crypto.HybridIdentity, text: str) -> Message:
     """A reply written with the same service code the review site uses."""
     report = session.scalars(select(Report)).one()
-    return add_message(
+    message = add_message(
         session,
         report,
         author=Author.INSPECTOR,
@@ -45,6 +46,8 @@ def inspector_replies(session: Session, identity: crypto.HybridIdentity, text: s
         recipients=[identity.recipient()],
         today=TODAY,
     )
+    transaction.finish(session)
+    return message
 
 
 def sign_in(client: FlaskClient, codename: str) -> str:
@@ -72,14 +75,14 @@ def test_a_reply_is_read_with_the_codename_and_only_its_holder_can_decrypt_it(
     # And the reply decrypts with the key derived from the codename, and with the inspectorate's
     context: SubmitContext = submit_app.extensions["portal.submit"]
     reply_identity = context.hasher.derive(codename).reply_identity
-    assert unseal(message.content, [reply_identity])["text"] == reply
-    assert unseal(message.content, [inspectorate_identity])["text"] == reply
+    assert unseal_document(message.content, [reply_identity])["text"] == reply
+    assert unseal_document(message.content, [inspectorate_identity])["text"] == reply
     # But not with a key derived from another codename under the same salt
     other = CodenameHasher(salt=context.hasher.salt, cost=context.hasher.cost).derive(
         submit_report(client)
     )
     with pytest.raises(crypto.NoIdentityMatch):
-        unseal(message.content, [other.reply_identity])
+        unseal_document(message.content, [other.reply_identity])
 
 
 def test_the_submitter_sends_a_message_with_a_file(
@@ -102,7 +105,7 @@ def test_the_submitter_sends_a_message_with_a_file(
     assert "Message sent" in response.text
     message = session.scalars(select(Message)).one()
     assert message.author is Author.SUBMITTER
-    assert unseal(message.content, [inspectorate_identity])["text"] == "The team is north."
+    assert unseal_document(message.content, [inspectorate_identity])["text"] == "The team is north."
     attachment = session.scalars(select(Attachment)).one()
     assert attachment.message_id == message.id
     page = sign_in(client, codename)

@@ -27,7 +27,7 @@ from portal.config import Settings
 from portal.db import make_engine
 from portal.models import Attachment, Message, Report, ReportContent
 from portal.services.blobs import NewBlob
-from portal.services.sealing import unseal
+from portal.services.documents import unseal_document
 from tests.support.submitting import (
     Upload,
     answers_for,
@@ -181,7 +181,7 @@ def test_invalid_utf8_in_an_urlencoded_form_is_kept_visibly_escaped_not_lost(
     engine = make_engine(small_settings.database_url)
     with Session(engine) as session:
         report = session.scalars(select(Report)).one()
-        answers = unseal(report.content, [inspectorate_identity])["answers"]
+        answers = unseal_document(report.content, [inspectorate_identity])["answers"]
     engine.dispose()
     assert answers["account"] == "caf\u00e9%FF%FEbroken"
 
@@ -417,7 +417,7 @@ def test_zip_and_image_bombs_are_stored_unopened_and_whole(
         attachments = session.scalars(select(Attachment)).all()
         stored = {}
         for attachment in attachments:
-            details = unseal(attachment.details, [inspectorate_identity])
+            details = unseal_document(attachment.details, [inspectorate_identity])
             blob = small_settings.blobs / f"{attachment.id}.age"
             stored[details["name"]] = (
                 crypto.decrypt(blob.read_bytes(), [inspectorate_identity]),

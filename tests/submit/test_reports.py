@@ -27,7 +27,7 @@ from portal import crypto
 from portal.config import Settings
 from portal.models import Attachment, Report, ReportKind
 from portal.services.blobs import BlobStore
-from portal.services.sealing import unseal
+from portal.services.documents import unseal_document
 from tests.support.submitting import (
     Upload,
     answers_for,
@@ -121,7 +121,7 @@ def test_each_kind_of_report_is_stored_as_ciphertext_of_exactly_what_was_sent(
     assert codename.encode() not in report.codename_hash
 
     # And its content decrypts to exactly the answers sent
-    document = unseal(report.content, [inspectorate_identity])
+    document = unseal_document(report.content, [inspectorate_identity])
     sent = {name: value for name, value in answers.items() if name not in {"region", "urgent"}}
     for name, value in sent.items():
         expected = int(value) if name in {"caseload", "capacity", "when_year"} else value
@@ -137,7 +137,7 @@ def test_each_kind_of_report_is_stored_as_ciphertext_of_exactly_what_was_sent(
     blobs = BlobStore(settings.blobs)
     received = {}
     for attachment in attachments:
-        details = unseal(attachment.details, [inspectorate_identity])
+        details = unseal_document(attachment.details, [inspectorate_identity])
         content = crypto.decrypt(blobs.path_of(attachment.id).read_bytes(), [inspectorate_identity])
         received[details["name"]] = (content, details)
     assert {name: content for name, (content, _) in received.items()} == {
@@ -198,7 +198,7 @@ def test_gps_exif_and_pdf_author_are_gone_after_decryption(
     # Then, decrypted, the photo has no EXIF at all and the PDF no author, and both still open
     files = {}
     for attachment in session.scalars(select(Attachment)):
-        details = unseal(attachment.details, [inspectorate_identity])
+        details = unseal_document(attachment.details, [inspectorate_identity])
         blob = Path(client.application.extensions["portal.uploads"].store.path_of(attachment.id))
         files[details["name"]] = (
             crypto.decrypt(blob.read_bytes(), [inspectorate_identity]),

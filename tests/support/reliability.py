@@ -42,7 +42,7 @@ from portal import crypto
 from portal.db import make_engine
 from portal.models import Attachment, Message, Report
 from portal.services.codenames import CodenameHasher, HashCost
-from portal.services.sealing import unseal
+from portal.services.documents import unseal_document
 from tests.support.gunicorn import free_port
 from tests.support.submitting import answers_for
 
@@ -613,7 +613,7 @@ class _LedgerCheck:
         """Which attempt each stored report is: once each, and only ones that may be stored."""
         for report in reports:
             try:
-                document = unseal(report.content, [self.identity])
+                document = unseal_document(report.content, [self.identity])
             except Exception as error:  # any failure to open is the finding
                 self.problems.append(f"report {report.id} does not decrypt: {error!r}")
                 continue

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portal import crypto
-from portal.services.sealing import SealedDocumentError, padded_size, seal, unseal
+from portal.services.documents import DocumentError, padded_size, seal_document, unseal_document
 
 IDENTITY = crypto.generate_identity("x25519")
 
@@ -20,8 +20,8 @@ def test_lengths_round_up_to_a_power_of_two_of_at_least_1_kib(length: int, bucke
 
 
 def test_a_short_and_a_longer_report_in_one_bucket_have_ciphertexts_of_one_size() -> None:
-    short = seal({"text": "x"}, [IDENTITY.recipient()])
-    longer = seal({"text": "x" * 900}, [IDENTITY.recipient()])
+    short = seal_document({"text": "x"}, [IDENTITY.recipient()])
+    longer = seal_document({"text": "x" * 900}, [IDENTITY.recipient()])
 
     assert len(short) == len(longer)
 
@@ -35,10 +35,10 @@ def test_a_short_and_a_longer_report_in_one_bucket_have_ciphertexts_of_one_size(
     )
 )
 def test_any_document_opens_back_exactly(document: dict[str, object]) -> None:
-    assert unseal(seal(document, [IDENTITY.recipient()]), [IDENTITY]) == document
+    assert unseal_document(seal_document(document, [IDENTITY.recipient()]), [IDENTITY]) == document
 
 
 @pytest.mark.parametrize("plaintext", [b"\xff\xfe not utf-8", b"[1, 2]", b"not json"])
 def test_a_ciphertext_that_holds_no_document_is_refused(plaintext: bytes) -> None:
-    with pytest.raises(SealedDocumentError):
-        unseal(crypto.encrypt(plaintext, [IDENTITY.recipient()]), [IDENTITY])
+    with pytest.raises(DocumentError):
+        unseal_document(crypto.encrypt(plaintext, [IDENTITY.recipient()]), [IDENTITY])

@@ -16,7 +16,7 @@ from portal import crypto
 from portal.crypto.keys import AnyIdentity
 from portal.crypto.scrypt import DEFAULT_WORK_FACTOR
 from portal.files import write_new_file
-from portal.keys import RECIPIENTS_FILE
+from portal.recipients import RECIPIENTS_FILE
 from portal.wordlist import random_words
 
 RECOVERY_FILE = "recovery.age"

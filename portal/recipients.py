@@ -1,7 +1,7 @@
-"""The keys folder, as the submission site sees it: public recipients and nothing else.
+"""The recipients file in the keys folder: the public keys every report is encrypted to.
 
-This module never touches identity material; creating keys lives in `portal.custody`, which the
-submission site does not import.
+Both sites read it. This module never touches identity material; creating keys lives in
+`portal.custody`, which the submission site does not import.
 """
 
 from __future__ import annotations

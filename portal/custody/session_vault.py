@@ -1,0 +1,43 @@
+"""A signed-in reviewer's keyring between requests, sealed under a key only their cookie holds.
+
+Each review session has a random 32-byte key that lives in the reviewer's cookie and nowhere
+else; the keyring is stored in the session's row only as ChaCha20-Poly1305 ciphertext under
+that key. Neither a copy of the database nor the cookie alone opens it, and deleting the row
+(signing out, timing out) leaves the cookie's key nothing to open.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from portal.custody.keyrings import Keyring
+
+SESSION_KEY_SIZE = 32
+_NONCE_SIZE = 12
+
+
+def new_session_key() -> bytes:
+    return os.urandom(SESSION_KEY_SIZE)
+
+
+def seal_keyring(keyring: Keyring, key: bytes, row_id: bytes) -> bytes:
+    """`keyring` encrypted under `key`, bound to the session row `row_id`."""
+    nonce = os.urandom(_NONCE_SIZE)
+    # The row's id is bound in as associated data: a sealed keyring moved to another row fails.
+    return nonce + ChaCha20Poly1305(key).encrypt(nonce, keyring.to_bytes(), row_id)
+
+
+def open_keyring(sealed: bytes, key: bytes, row_id: bytes) -> Keyring | None:
+    """The keyring sealed in `sealed` for `row_id`, or None if `key` does not open it."""
+    if len(key) != SESSION_KEY_SIZE:
+        return None
+    try:
+        plaintext = ChaCha20Poly1305(key).decrypt(
+            sealed[:_NONCE_SIZE], sealed[_NONCE_SIZE:], row_id
+        )
+    except InvalidTag:
+        return None
+    return Keyring.from_bytes(plaintext)
