@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
+
+from portal.services.blobs import StorageUnavailable
+
+RETRY_AFTER_SECONDS = 300
+"""What a person is told to wait when storage fails: long enough for a restart to finish."""
 
 
 @dataclass(frozen=True)
@@ -62,9 +68,22 @@ GENERIC_ERROR_PAGE = ErrorPage(
 
 
 def init_app(app: Flask) -> None:
-    """Render `error.html` from the app's own templates for every HTTP error and crash."""
+    """Render `error.html` from the app's own templates for every HTTP error and crash, and a
+    503 for a storage failure."""
     # Unhandled exceptions reach this handler as InternalServerError (500), a subclass.
     app.register_error_handler(HTTPException, render_error_page)
+    for failure in (StorageUnavailable, OperationalError, InterfaceError):
+        app.register_error_handler(failure, _storage_unavailable)
+
+
+def _storage_unavailable(error: Exception) -> tuple[str, int, list[tuple[str, str]]]:
+    """503 rather than 500: the request was sound and trying again later may work. The page
+    says that nothing was saved, which `transaction.finish`, the request's rollback and the
+    upload clean-up made true."""
+    # A handled error is not logged by Flask; this is (its type and stack, never its message,
+    # which could quote a path or a submitted value).
+    current_app.logger.error("Nothing was saved: storage failed", exc_info=error)
+    return render_error_page(ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS))
 
 
 def render_error_page(error: HTTPException) -> tuple[str, int, list[tuple[str, str]]]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from flask import Flask, abort, current_app, request
-from werkzeug.exceptions import ServiceUnavailable
 
-from portal import errors, sanitize
+from portal import sanitize
 from portal.config import Settings
 from portal.instance import load_or_create_secret_key
 from portal.recipients import KeysError, read_recipients
-from portal.services.blobs import BlobStore, StorageUnavailable
+from portal.services.blobs import BlobStore
 from portal.services.codenames import CodenameHasher
 from portal.services.intake import UploadPolicy
 from portal.submit import context, followup, uploads, views
@@ -18,8 +17,6 @@ from portal.web import build_app
 
 _ACCEPTING = "portal.accepting"
 CODENAME_SALT_FILE = "codename-salt"
-RETRY_AFTER_SECONDS = 300
-"""What a submitter is told to wait when storage fails: long enough for a restart to finish."""
 
 
 def create_app(settings: Settings) -> Flask:
@@ -58,7 +55,6 @@ def create_app(settings: Settings) -> Flask:
         ),
     )
     app.before_request(_refuse_without_recipients)
-    app.register_error_handler(StorageUnavailable, _storage_unavailable)
     app.register_blueprint(views.blueprint)
     app.register_blueprint(followup.blueprint)
     return app
@@ -67,11 +63,3 @@ def create_app(settings: Settings) -> Flask:
 def _refuse_without_recipients() -> None:
     if not current_app.extensions[_ACCEPTING] and request.endpoint != "static":
         abort(503)
-
-
-def _storage_unavailable(error: StorageUnavailable) -> tuple[str, int, list[tuple[str, str]]]:
-    """503 rather than 500: the request was sound and trying again later may work. The page
-    says that nothing was saved, which `transaction.finish` and the upload clean-up made true."""
-    # A handled error is not logged by Flask; this is (its type and stack, never its message).
-    current_app.logger.error("A submission was not saved: storage failed", exc_info=error)
-    return errors.render_error_page(ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS))
