@@ -66,9 +66,11 @@ class AnonymousFormatter(logging.Formatter):
     """Formats exceptions as their type and stack only, never their message."""
 
     def formatException(  # noqa: N802 (the name logging calls)
-        self, ei: tuple[type[BaseException], BaseException, TracebackType | None]
+        self,
+        ei: tuple[type[BaseException], BaseException, TracebackType | None]
+        | tuple[None, None, None],
     ) -> str:
-        return format_exception_without_messages(ei[1])
+        return format_exception_without_messages(ei[1]) if ei[1] is not None else ""
 
 
 def format_exception_without_messages(error: BaseException) -> str:
@@ -91,7 +93,7 @@ def format_exception_without_messages(error: BaseException) -> str:
     return "".join(lines).rstrip("\n")
 
 
-class _PortalHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _PortalHandler(logging.StreamHandler):
     """Whatever sys.stderr is when a record is written: gunicorn sends it to its error log."""
 
     def __init__(self) -> None:

@@ -5,6 +5,8 @@ Closing rolls back whatever the request did not finish (`portal.services.transac
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Flask, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,14 +22,14 @@ def init_app(app: Flask, engine: Engine) -> None:
 
 def get_engine(app: Flask) -> Engine:
     """The engine behind `app`'s sessions."""
-    return app.extensions[_EXTENSION].kw["bind"]
+    return cast(Engine, app.extensions[_EXTENSION].kw["bind"])
 
 
 def get_session() -> Session:
     """The database session of the current request, created on first use."""
     if "db_session" not in g:
         g.db_session = current_app.extensions[_EXTENSION]()
-    return g.db_session
+    return cast(Session, g.db_session)
 
 
 def _close_session(_error: BaseException | None) -> None:

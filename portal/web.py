@@ -38,7 +38,7 @@ def build_app(import_name: str, settings: Settings, *, site: str) -> Flask:
     app = Flask(import_name, static_folder=STATIC_DIR, static_url_path="/static")
     app.request_class = PortalRequest
     # Each site sees its own template folder, plus the shared layout pieces under "common/".
-    app.jinja_loader = ChoiceLoader(  # type: ignore[assignment]
+    app.jinja_loader = ChoiceLoader(
         [
             FileSystemLoader(TEMPLATES_DIR / site),
             PrefixLoader({"common": FileSystemLoader(TEMPLATES_DIR / "common")}),

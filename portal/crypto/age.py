@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from portal.crypto.armor import MAGIC, ArmoredReader, looks_armored
 from portal.crypto.errors import HeaderError, MacMismatch, NoIdentityMatch, RecipientMixError
@@ -22,6 +22,7 @@ from portal.crypto.scrypt import STANZA_TYPE as SCRYPT_TYPE
 from portal.crypto.stream import (
     NONCE_SIZE,
     PayloadEncryptor,
+    Sink,
     encrypt_payload,
     payload_chunks,
     payload_key,
@@ -59,7 +60,7 @@ class EncryptingWriter:
     error can never pass for a whole one.
     """
 
-    def __init__(self, destination: BinaryIO, recipients: Sequence[Recipient]) -> None:
+    def __init__(self, destination: Sink, recipients: Sequence[Recipient]) -> None:
         self._encryptor = PayloadEncryptor(destination, _start_file(destination, recipients))
         self.closed = False
 
@@ -80,7 +81,7 @@ class EncryptingWriter:
             self.close()
 
 
-def _start_file(destination: BinaryIO, recipients: Sequence[Recipient]) -> bytes:
+def _start_file(destination: Sink, recipients: Sequence[Recipient]) -> bytes:
     """Write the header and payload nonce for a new file key; return the payload key."""
     check_recipients(recipients)
     file_key = os.urandom(FILE_KEY_SIZE)
@@ -124,7 +125,7 @@ def decrypt_chunks(source: BinaryIO, identities: Sequence[Identity]) -> Iterator
     return payload_chunks(reader, payload_key(file_key, nonce))
 
 
-def _binary_reader(source: BinaryIO) -> io.BufferedReader:
+def _binary_reader(source: BinaryIO) -> io.BufferedReader[Any]:
     """`source` as a buffered binary age file, read through the armor if it is armored.
 
     The first bytes are read in full before deciding: a pipe or socket may return one byte at a

@@ -136,7 +136,7 @@ def read_header(source: BinaryIO) -> ParsedHeader:
     reader = _LineReader(source)
     if reader.line() != VERSION_LINE:
         raise HeaderError("unsupported or missing version line")
-    stanzas = []
+    stanzas: list[Stanza] = []
     while True:
         line = reader.line()
         if line.startswith(FOOTER_PREFIX):

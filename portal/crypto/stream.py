@@ -8,7 +8,7 @@ truncated at a chunk boundary. Memory stays flat: at most two chunks are held at
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -22,6 +22,13 @@ ENCRYPTED_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE
 NONCE_SIZE = 16
 _PAYLOAD_LABEL = b"payload"
 _LAST_COUNTER = (1 << 88) - 1
+
+
+class Sink(Protocol):
+    """Where an age file is written: anything with a binary `write`, such as an open file or
+    a blob being staged."""
+
+    def write(self, data: bytes, /) -> int: ...
 
 
 def payload_key(file_key: bytes, nonce: bytes) -> bytes:
@@ -57,7 +64,7 @@ class PayloadEncryptor:
     the last one (the last chunk carries the final flag, and may itself be full).
     """
 
-    def __init__(self, destination: BinaryIO, key: bytes) -> None:
+    def __init__(self, destination: Sink, key: bytes) -> None:
         self._destination = destination
         self._aead = ChaCha20Poly1305(key)
         self._pending = bytearray()
@@ -89,7 +96,7 @@ class PayloadEncryptor:
         self._counter += 1
 
 
-def encrypt_payload(source: BinaryIO, destination: BinaryIO, key: bytes) -> None:
+def encrypt_payload(source: BinaryIO, destination: Sink, key: bytes) -> None:
     encryptor = PayloadEncryptor(destination, key)
     while chunk := read_up_to(source, CHUNK_SIZE):
         encryptor.write(chunk)

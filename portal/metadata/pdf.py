@@ -20,6 +20,7 @@ cannot be cleaned without removing the encryption.
 from __future__ import annotations
 
 import io
+from typing import cast
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Stream
@@ -128,7 +129,11 @@ class _Cleaner:
         if not jpeg.outcome.stripped:
             self._unclean_images += 1
         elif cleaned != raw:
-            image.write(cleaned, filter=image.Filter, decode_parms=image.get(Name.DecodeParms))
+            image.write(
+                cleaned,
+                filter=cast(Name, image.Filter),
+                decode_parms=cast(Dictionary | None, image.get(Name.DecodeParms)),
+            )
             self._found("image metadata")
 
     def _clean_annotation(self, annotation: object) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from flask import Flask, current_app
 
@@ -39,7 +40,7 @@ def install(app: Flask, context: ReviewContext) -> None:
 
 
 def review_context() -> ReviewContext:
-    return current_app.extensions[_EXTENSION]
+    return cast(ReviewContext, current_app.extensions[_EXTENSION])
 
 
 def current_time() -> datetime.datetime:

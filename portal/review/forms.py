@@ -62,7 +62,7 @@ class NewPasswordMixin:
     )
 
     def validate_confirm(self, field: PasswordField) -> None:
-        if field.data != self.password.data:  # type: ignore[attr-defined]
+        if field.data != self.password.data:
             raise ValidationError("The two passwords are not the same")
 
 

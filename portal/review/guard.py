@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
@@ -58,11 +58,11 @@ def init_app(app: Flask) -> None:
 
 
 def current_reviewer() -> Reviewer:
-    return g.open_session.reviewer
+    return current_open_session().reviewer
 
 
 def current_open_session() -> OpenSession:
-    return g.open_session
+    return cast(OpenSession, g.open_session)
 
 
 def store_ticket(ticket: SessionTicket) -> None:
@@ -111,7 +111,7 @@ def _authenticate() -> Response | None:
         if request.endpoint not in ENROLLING_ENDPOINTS:
             return redirect(url_for("auth.enrol_setup"))
         return None
-    allowed = getattr(view, _ROLES_ATTRIBUTE, frozenset())
+    allowed: frozenset[Role] = getattr(view, _ROLES_ATTRIBUTE, frozenset())
     if opened.reviewer.role not in allowed:
         abort(403)
     return None

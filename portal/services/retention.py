@@ -164,7 +164,7 @@ def due_reports(
         )
         .order_by(Report.closed_on, Report.id)
     )
-    return [(report_id, closed_on) for report_id, closed_on in rows]
+    return [(report_id, closed_on) for report_id, closed_on in rows if closed_on is not None]
 
 
 def due_for_destruction(
@@ -298,7 +298,7 @@ def checkpoint_sqlite(session: Session) -> str | None:
     try:
         cursor = connection.cursor()
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        busy, _log_frames, _checkpointed = cursor.fetchone()
+        busy, _log_frames, _checkpointed = cursor.fetchone() or (1, 0, 0)
         cursor.close()
     finally:
         connection.close()

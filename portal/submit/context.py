@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from flask import Flask, abort, current_app
 
@@ -30,7 +31,7 @@ def install(app: Flask, context: SubmitContext) -> None:
 
 
 def submit_context() -> SubmitContext:
-    return current_app.extensions[_EXTENSION]
+    return cast(SubmitContext, current_app.extensions[_EXTENSION])
 
 
 def take_submission_slot() -> None:

@@ -47,7 +47,7 @@ def readable_text(_form: FlaskForm, field: Field) -> None:
 
 
 def _required(message: object) -> InputRequired:
-    return InputRequired(message=message)  # type: ignore[arg-type]
+    return InputRequired(message=message)
 
 
 def _text(label: object, limit: int, *, required: object | None = None, **kwargs: Any) -> Any:
@@ -71,6 +71,8 @@ def _choices(choices: domain.Choices) -> list[SelectChoice]:
 
 class WholeNumberField(IntegerField):
     """A number question whose "not a number" message is the portal's own, in both languages."""
+
+    data: int | None
 
     def process_formdata(self, valuelist: list[str]) -> None:
         if valuelist and valuelist[0].strip():
