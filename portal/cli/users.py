@@ -1,9 +1,9 @@
-"""`portal users` and `portal keys recover`: reviewer accounts from the command line.
+"""`portal users`: reviewer accounts from the command line (add, revoke, list).
 
 The command line holds no reviewer session, so creating an account takes the inspectorate's
 identity from the recovery file and its passphrase (the passphrase from --passphrase-file, the
-PORTAL_RECOVERY_PASSPHRASE variable, or a prompt). That is also the recovery path when no
-administrator can sign in any more: `portal keys recover NEW_ADMIN`.
+PORTAL_RECOVERY_PASSPHRASE variable, or a prompt). `portal keys recover` creates an
+administrator the same way, through `add_account` and `recovery_options` here.
 """
 
 from __future__ import annotations
@@ -13,23 +13,21 @@ from pathlib import Path
 
 import click
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from portal import custody
 from portal.accounts import totp
-from portal.cli_common import given_passphrase, settings_from_env
+from portal.cli.common import CLI_ACTOR, database_session, given_passphrase, settings_from_env
 from portal.config import Settings
-from portal.db import make_engine
+from portal.crypto.keys import AnyIdentity
 from portal.models import Reviewer, Role
 from portal.services import reviewers
 from portal.services.audit import AuditAction, record
 from portal.wordlist import random_words
 
-CLI_ACTOR = "portal-cli"
 ISSUER = "Probation concerns review"
 GENERATED_PASSWORD_WORDS = 6
 
-_recovery_options = [
+_RECOVERY_OPTIONS = [
     click.option(
         "--passphrase-file",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -44,8 +42,10 @@ _recovery_options = [
 ]
 
 
-def _with_recovery_options(command: click.decorators.FC) -> click.decorators.FC:
-    for option in reversed(_recovery_options):
+def recovery_options(command: click.decorators.FC) -> click.decorators.FC:
+    """Add --passphrase-file and --recovery-file, the options of every command that opens the
+    recovery file, so `users add` and `keys recover` cannot drift apart."""
+    for option in reversed(_RECOVERY_OPTIONS):
         command = option(command)
     return command
 
@@ -60,7 +60,9 @@ def _policy(settings: Settings) -> reviewers.AccountPolicy:
     )
 
 
-def _identity(settings: Settings, passphrase: str | None, recovery_file: Path | None):  # type: ignore[no-untyped-def]
+def _identity(
+    settings: Settings, passphrase: str | None, recovery_file: Path | None
+) -> AnyIdentity:
     passphrase = passphrase or click.prompt("Recovery passphrase", hide_input=True)
     return custody.recover_identity(
         recovery_file or settings.keys_dir / custody.RECOVERY_FILE, passphrase
@@ -79,41 +81,37 @@ def add_account(
 ) -> None:
     """Create an account; print its enrolment code, or (enrolled) its password and TOTP key."""
     identity = _identity(settings, passphrase, recovery_file)
-    engine = make_engine(settings.database_url)
-    try:
-        with Session(engine) as session:
-            try:
-                reviewer, code = reviewers.create_account(
-                    session,
-                    username=username,
-                    role=role,
-                    identity=identity,
-                    policy=_policy(settings),
-                    now=_now(),
-                )
-            except reviewers.AccountError as error:
-                raise click.ClickException(str(error)) from None
-            password = None
-            if enrolled:
-                keyring = reviewers.Keyring.unwrapped(reviewer.keyring or b"", code)
-                if keyring is None:  # pragma: no cover - the code was just made for it
-                    raise click.ClickException("the new account's keys did not open")
-                password = " ".join(random_words(GENERATED_PASSWORD_WORDS))
-                reviewers.enrol_without_confirmation(
-                    reviewer, keyring, password=password, policy=_policy(settings)
-                )
-            record(
+    with database_session(settings) as session:
+        try:
+            reviewer, code = reviewers.create_account(
                 session,
-                actor=CLI_ACTOR,
-                action=action,
-                subject=reviewer.username,
-                detail={"role": role.value, "enrolled": enrolled},
+                username=username,
+                role=role,
+                identity=identity,
+                policy=_policy(settings),
                 now=_now(),
             )
-            username = reviewer.username
-            session.commit()
-    finally:
-        engine.dispose()
+        except reviewers.AccountError as error:
+            raise click.ClickException(str(error)) from None
+        password = None
+        if enrolled:
+            keyring = reviewers.Keyring.unwrapped(reviewer.keyring or b"", code)
+            if keyring is None:  # pragma: no cover - the code was just made for it
+                raise click.ClickException("the new account's keys did not open")
+            password = " ".join(random_words(GENERATED_PASSWORD_WORDS))
+            reviewers.enrol_without_confirmation(
+                reviewer, keyring, password=password, policy=_policy(settings)
+            )
+        record(
+            session,
+            actor=CLI_ACTOR,
+            action=action,
+            subject=reviewer.username,
+            detail={"role": role.value, "enrolled": enrolled},
+            now=_now(),
+        )
+        username = reviewer.username
+        session.commit()
     if password is None:
         click.echo(f"Created the {role.value} account {username!r}. Enrolment code, shown")
         click.echo("only this once (it works once and expires in 7 days):")
@@ -151,7 +149,7 @@ def users() -> None:
     help="Enrol at once with a generated password, and print it and the TOTP key (for the "
     "first account of a development portal, or automation).",
 )
-@_with_recovery_options
+@recovery_options
 def users_add(
     username: str,
     role: str,
@@ -175,57 +173,33 @@ def users_add(
 @click.argument("username")
 def users_revoke(username: str) -> None:
     """Revoke an account: its keys and sessions are deleted at once."""
-    engine = make_engine(settings_from_env().database_url)
-    try:
-        with Session(engine) as session:
-            reviewer = session.scalar(select(Reviewer).where(Reviewer.username == username))
-            if reviewer is None or reviewer.revoked_at is not None:
-                raise click.ClickException(f"there is no active account {username!r}")
-            reviewers.revoke(session, reviewer, now=_now())
-            record(
-                session,
-                actor=CLI_ACTOR,
-                action=AuditAction.ACCOUNT_REVOKED,
-                subject=reviewer.username,
-                now=_now(),
-            )
-            session.commit()
-    finally:
-        engine.dispose()
+    with database_session(settings_from_env()) as session:
+        reviewer = session.scalar(select(Reviewer).where(Reviewer.username == username))
+        if reviewer is None or reviewer.revoked_at is not None:
+            raise click.ClickException(f"there is no active account {username!r}")
+        reviewers.revoke(session, reviewer, now=_now())
+        record(
+            session,
+            actor=CLI_ACTOR,
+            action=AuditAction.ACCOUNT_REVOKED,
+            subject=reviewer.username,
+            now=_now(),
+        )
+        session.commit()
     click.echo(f"Revoked {username!r}: its keys and sessions are deleted.")
 
 
 @users.command("list")
 def users_list() -> None:
     """List the accounts: username, role and state."""
-    engine = make_engine(settings_from_env().database_url)
-    try:
-        with Session(engine) as session:
-            accounts = session.scalars(select(Reviewer).order_by(Reviewer.username)).all()
-            for account in accounts:
-                state = (
-                    "revoked"
-                    if account.revoked_at
-                    else "active"
-                    if account.active
-                    else "waiting to enrol"
-                )
-                click.echo(f"{account.username}\t{account.role.value}\t{state}")
-    finally:
-        engine.dispose()
-
-
-@click.command("recover")
-@click.argument("username")
-@_with_recovery_options
-def keys_recover(username: str, passphrase_file: Path | None, recovery_file: Path | None) -> None:
-    """Create a new administrator from the recovery file, when no administrator can sign in."""
-    add_account(
-        settings_from_env(),
-        username=username,
-        role=Role.ADMIN,
-        passphrase=given_passphrase(passphrase_file),
-        recovery_file=recovery_file,
-        enrolled=False,
-        action=AuditAction.KEYS_RECOVERED,
-    )
+    with database_session(settings_from_env()) as session:
+        accounts = session.scalars(select(Reviewer).order_by(Reviewer.username)).all()
+        for account in accounts:
+            state = (
+                "revoked"
+                if account.revoked_at
+                else "active"
+                if account.active
+                else "waiting to enrol"
+            )
+            click.echo(f"{account.username}\t{account.role.value}\t{state}")
