@@ -11,11 +11,7 @@ from typing import Any
 import click
 
 from portal import custody
-from portal.cli.audit import audit
-from portal.cli.db import db
-from portal.cli.keys import keys
-from portal.cli.retention import retention_group
-from portal.cli.users import users
+from portal.cli import audit, db, keys, retention, users
 from portal.config import ConfigError
 from portal.keys import KeysError
 
@@ -37,5 +33,7 @@ def main() -> None:
     """Manage the probation reporting portal. Settings come from PORTAL_* variables."""
 
 
-for _group in (db, keys, users, audit, retention_group):
+# The groups are reached through their modules, never imported by name, so that
+# `portal.cli.users` (say) stays the module and is not shadowed by the group it defines.
+for _group in (db.db, keys.keys, users.users, audit.audit, retention.retention_group):
     main.add_command(_group)
