@@ -19,9 +19,7 @@ def upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: the newest)."""
     database_url = settings_from_env().database_url
     migrate.upgrade(database_url, revision)
-    click.echo(
-        f"Database is at revision {migrate.current_revision(database_url) or 'base (empty)'}."
-    )
+    _echo_revision(database_url)
 
 
 @db.command()
@@ -30,6 +28,11 @@ def downgrade(revision: str) -> None:
     """Migrate the database down to REVISION ("base" empties it)."""
     database_url = settings_from_env().database_url
     migrate.downgrade(database_url, revision)
+    _echo_revision(database_url)
+
+
+def _echo_revision(database_url: str) -> None:
+    """Say where the database ended up: read back, not assumed from the revision asked for."""
     click.echo(
         f"Database is at revision {migrate.current_revision(database_url) or 'base (empty)'}."
     )
