@@ -1,9 +1,11 @@
 """Reviewers' passwords: Argon2id hashes in the PHC string format, and the policy for new ones.
 
 A hash is stored as `$argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>`, the format of
-the reference implementation (and of argon2-cffi and cryptography's `derive_phc_encoded`), so the
-cost travels with each hash: raising the cost later leaves old hashes verifiable, and
-`needs_rehash` tells the sign-in code to replace a hash the next time its password is typed.
+the reference implementation, made and checked by cryptography (`derive_phc_encoded`,
+`verify_phc_encoded`, which compares in constant time). The cost travels with each hash: raising
+the cost later leaves old hashes verifiable, and `needs_rehash` tells the sign-in code to replace
+a hash the next time its password is typed. Before cryptography reads a stored hash, this module
+checks that it has exactly the form made here and a cost within ceilings (see `_STORED_HASH`).
 
 Passwords are normalised to Unicode NFKC before hashing (NIST SP 800-63B 5.1.1.2), so the same
 password typed on another keyboard or system (a composed or decomposed "é") still verifies.
@@ -17,20 +19,19 @@ passwords' base words.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import re
 import secrets
 import string
 import unicodedata
 from dataclasses import dataclass
 
+from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+from portal.wordlist import random_words
 
 SALT_BYTES = 16
 HASH_BYTES = 32
-ARGON2_VERSION = 19  # 0x13, the current (and only supported) version of Argon2
 # Ceilings on the cost read back from a stored hash, so a tampered row cannot make a sign-in
 # allocate gigabytes or run for minutes. Far above any cost this portal would configure.
 MAX_MEMORY_KIB = 1024 * 1024
@@ -38,6 +39,8 @@ MAX_ITERATIONS = 64
 MAX_LANES = 64
 
 MIN_LENGTH = 12
+GENERATED_WORDS = 6  # about 77 bits
+MAX_DRAWS = 100
 MAX_LENGTH = 256
 # A username shorter than this is not looked for inside a password: "jo" would refuse "enjoy".
 MIN_USERNAME_CHECKED = 3
@@ -45,10 +48,20 @@ MIN_USERNAME_CHECKED = 3
 # long enough to be left to the other checks.
 MAX_REPEATED_UNIT = 4
 
-_PHC = re.compile(
-    r"\$argon2id\$v=(?P<v>[1-9][0-9]{0,9})"
+# The one form of stored hash that is handed to cryptography. Its parser is not strict enough
+# alone: it derives at whatever cost and hash length the string names (a tampered row could ask
+# a sign-in for terabytes, or compare a 4-byte hash), accepts leading zeros and salts of any
+# length, and answers a malformed string with the same InvalidKey as a wrong password. So only
+# what `hash_password` makes passes: Argon2 version 19 (0x13), the cost in decimal without
+# leading zeros, a 16-byte salt (22 characters) and a 32-byte hash (43) in unpadded standard
+# base64, each in its one canonical spelling. A last character carries 2 bits of a 16-byte value
+# and 4 bits of a 32-byte one, so its unused low bits are zero only in every 16th or 4th
+# character of the alphabet (A-Z a-z 0-9 + /): "AQgw" and "AEIMQUYcgkosw048".
+_STORED_HASH = re.compile(
+    r"\$argon2id\$v=19"
     r"\$m=(?P<m>[1-9][0-9]{0,9}),t=(?P<t>[1-9][0-9]{0,9}),p=(?P<p>[1-9][0-9]{0,9})"
-    r"\$(?P<salt>[A-Za-z0-9+/]+)\$(?P<hash>[A-Za-z0-9+/]+)"
+    r"\$[A-Za-z0-9+/]{21}[AQgw]"
+    r"\$[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]"
 )
 # Hashed by dummy_verify: any fixed value will do, since its result is thrown away.
 _DUMMY_PASSWORD = b"portal/v1/dummy-password"
@@ -117,48 +130,41 @@ class PasswordCost:
             raise ValueError(f"Argon2id iterations must be 1 to {MAX_ITERATIONS}")
 
 
-@dataclass(frozen=True)
-class _Parsed:
-    cost: PasswordCost
-    salt: bytes
-    digest: bytes
-
-
 def hash_password(password: str, cost: PasswordCost) -> str:
     """A PHC string of `password` under a fresh 16-byte random salt, at `cost`."""
-    salt = secrets.token_bytes(SALT_BYTES)
-    digest = _derive(_normalise(password).encode("utf-8"), salt, cost)
-    return (
-        f"$argon2id$v={ARGON2_VERSION}"
-        f"$m={cost.memory_kib},t={cost.iterations},p={cost.lanes}"
-        f"${_b64encode(salt)}${_b64encode(digest)}"
-    )
+    return _argon2id(cost).derive_phc_encoded(_key_material(password))
 
 
 def verify_password(password: str, encoded: str) -> bool:
     """Whether `password` is the one `encoded` was made from, recomputed at the stored cost.
 
-    Raises PasswordHashError if `encoded` is malformed or outside this module's limits.
+    Raises PasswordHashError if `encoded` is malformed or outside this module's limits, before
+    any key is derived.
     """
-    parsed = _parse(encoded)
-    digest = _derive(_normalise(password).encode("utf-8"), parsed.salt, parsed.cost)
-    return hmac.compare_digest(digest, parsed.digest)
+    _stored_cost(encoded)
+    try:
+        Argon2id.verify_phc_encoded(_key_material(password), encoded)
+    except InvalidKey:
+        # Only a wrong password is left: `_stored_cost` admits nothing cryptography would refuse.
+        return False
+    return True
 
 
 def needs_rehash(encoded: str, cost: PasswordCost) -> bool:
     """Whether `encoded` was made at another cost than `cost`, and should be replaced the next
     time its password is verified. Raises PasswordHashError if `encoded` is malformed."""
-    return _parse(encoded).cost != cost
+    return _stored_cost(encoded) != cost
 
 
 def dummy_verify(cost: PasswordCost) -> None:
     """Spend the time of one verification at `cost`, and decide nothing.
 
     For a username with no account: answering at once would tell an attacker which usernames
-    exist. (A hash made at an older cost takes that cost's time; `needs_rehash` moves it on.)
+    exist. A verification is one derivation at the stored cost with a 16-byte salt and a 32-byte
+    output; this is the same derivation, its result thrown away. (A hash made at an older cost
+    takes that cost's time; `needs_rehash` moves it on.)
     """
-    digest = _derive(_DUMMY_PASSWORD, secrets.token_bytes(SALT_BYTES), cost)
-    hmac.compare_digest(digest, bytes(HASH_BYTES))
+    _argon2id(cost).derive(_DUMMY_PASSWORD)
 
 
 def check_new_password(password: str, *, username: str) -> None:
@@ -184,53 +190,54 @@ def check_new_password(password: str, *, username: str) -> None:
         )
 
 
+def generate_passphrase(*, username: str, words: int = GENERATED_WORDS) -> str:
+    """Random words from the EFF long list (about 12.9 bits each) that the policy accepts.
+
+    A draw is refused only when a word happens to contain the username (about one draw in 250
+    for a three-letter name); another is then drawn. Raises WeakPassword if no draw of
+    MAX_DRAWS is accepted, which only a username the policy cannot work with would cause.
+    """
+    for _ in range(MAX_DRAWS):
+        candidate = " ".join(random_words(words))
+        try:
+            check_new_password(candidate, username=username)
+        except WeakPassword:
+            continue
+        return candidate
+    raise WeakPassword("no generated passphrase suits this username: choose a password")
+
+
 def _normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-def _derive(key_material: bytes, salt: bytes, cost: PasswordCost) -> bytes:
+def _key_material(password: str) -> bytes:
+    return _normalise(password).encode("utf-8")
+
+
+def _argon2id(cost: PasswordCost) -> Argon2id:
+    """Argon2id at `cost` under a fresh random salt (an instance derives once, so one a use)."""
     return Argon2id(
-        salt=salt,
+        salt=secrets.token_bytes(SALT_BYTES),
         length=HASH_BYTES,
         iterations=cost.iterations,
         lanes=cost.lanes,
         memory_cost=cost.memory_kib,
-    ).derive(key_material)
+    )
 
 
-def _parse(encoded: str) -> _Parsed:
-    """The cost, salt and hash of a PHC string, checked field by field; nothing is guessed."""
-    match = _PHC.fullmatch(encoded) if isinstance(encoded, str) else None
+def _stored_cost(encoded: str) -> PasswordCost:
+    """The cost a stored hash names, once the whole string has the form `hash_password` makes
+    and the cost is within the ceilings; PasswordHashError otherwise. Nothing is guessed."""
+    match = _STORED_HASH.fullmatch(encoded) if isinstance(encoded, str) else None
     if match is None:
-        raise PasswordHashError("not an Argon2id PHC string")
-    if int(match["v"]) != ARGON2_VERSION:
-        raise PasswordHashError(f"unsupported Argon2 version (only v={ARGON2_VERSION})")
+        raise PasswordHashError("not an Argon2id PHC string in the form this portal makes")
     try:
-        cost = PasswordCost(
+        return PasswordCost(
             memory_kib=int(match["m"]), iterations=int(match["t"]), lanes=int(match["p"])
         )
     except ValueError as error:
         raise PasswordHashError(f"Argon2id cost out of range: {error}") from None
-    salt = _b64decode(match["salt"], SALT_BYTES, "salt")
-    digest = _b64decode(match["hash"], HASH_BYTES, "hash")
-    return _Parsed(cost=cost, salt=salt, digest=digest)
-
-
-def _b64encode(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii").rstrip("=")
-
-
-def _b64decode(text: str, size: int, what: str) -> bytes:
-    """Unpadded standard base64 of exactly `size` bytes, in its one canonical spelling."""
-    try:
-        data = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise PasswordHashError(f"the {what} is not valid base64") from None
-    # Re-encoding catches a different length and non-zero unused bits (two spellings of one
-    # value), so one hash has one string.
-    if len(data) != size or _b64encode(data) != text:
-        raise PasswordHashError(f"the {what} is not {size} bytes in canonical base64")
-    return data
 
 
 def _repeated_unit(text: str) -> str:

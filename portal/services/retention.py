@@ -46,7 +46,7 @@ SQLite
 ------
 The portal's connections set `secure_delete=ON`, so deleted rows are overwritten with zeros;
 but in WAL mode the zeroed pages are written to the WAL, and the old pages stay in the database
-file, and earlier WAL frames keep the original content, until a checkpoint. `run_retention`
+file, and earlier WAL frames keep the original content, until a checkpoint. `portal retention run`
 therefore ends with `PRAGMA wal_checkpoint(TRUNCATE)`, which copies the zeroed pages into the
 database file and empties the WAL (truncation frees the WAL's blocks without overwriting them,
 with the caveats above).
@@ -66,12 +66,11 @@ from __future__ import annotations
 import datetime
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, or_, select, text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from portal.models import (
@@ -84,8 +83,7 @@ from portal.models import (
     ReportStatus,
 )
 from portal.services import transaction
-from portal.services.audit import AuditAction, AuditLogBusy, record
-from portal.services.blobs import BlobStore, StorageUnavailable
+from portal.services.blobs import BlobStore
 
 ORPHAN_MIN_AGE = datetime.timedelta(hours=1)
 """An orphan blob file is removed only once it has not been written to for this long. Blobs
@@ -116,28 +114,6 @@ class DestroyedReport:
     files: int
     """Attachment rows deleted; each had a blob file."""
     links: int
-
-
-@dataclass(frozen=True)
-class RetentionReport:
-    """What `run_retention` did."""
-
-    cutoff: datetime.date
-    """Reports closed on or before this date were due."""
-    destroyed: int = 0
-    blob_files_removed: int = 0
-    orphans_removed: int = 0
-    skipped: int = 0
-    """Due reports another run destroyed first, or that were reopened: not problems."""
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def removed_anything(self) -> bool:
-        return bool(self.destroyed or self.blob_files_removed or self.orphans_removed)
 
 
 def cutoff_date(today: datetime.date, retention_days: int) -> datetime.date:
@@ -192,7 +168,7 @@ def destroy_report(
     `closed_on_or_before` if given: else ReportNotDue. ReportGone if it no longer exists.
     Either way nothing was changed.
 
-    On SQLite, the deleted rows stay readable in the WAL until a checkpoint: `run_retention`
+    On SQLite, the deleted rows stay readable in the WAL until a checkpoint: `portal retention run`
     takes care of that (see `checkpoint_sqlite`).
     """
     attachment_ids, counts = _delete_rows(session, report_id, closed_on_or_before)
@@ -308,122 +284,3 @@ def checkpoint_sqlite(session: Session) -> str | None:
             "rows may stay in the WAL file until the next run"
         )
     return None
-
-
-def run_retention(
-    session: Session,
-    blobs: BlobStore,
-    *,
-    today: datetime.date,
-    retention_days: int,
-    actor: str,
-    now: datetime.datetime,
-    orphan_min_age: datetime.timedelta = ORPHAN_MIN_AGE,
-) -> RetentionReport:
-    """Destroy every report due on `today`, after first removing orphan blob files left by
-    earlier runs; then checkpoint SQLite, and record one `retention_run` audit entry.
-
-    Never raises for a report that fails: each failure is a line in `problems`, and the
-    report is tried again next run. The session must have no transaction open.
-    """
-    if session.in_transaction():
-        raise ValueError("run_retention runs its own transactions: commit or roll back first")
-    cutoff = cutoff_date(today, retention_days)
-    orphans_removed, problems = remove_orphans(session, blobs, min_age=orphan_min_age)
-    due = due_for_destruction(session, today=today, retention_days=retention_days)
-    # End the read: on SQLite a transaction that has read cannot write once another has.
-    session.rollback()
-    destroyed = files_removed = skipped = 0
-    for report_id in due:
-        try:
-            finished = _destroy_one(
-                session, report_id, blobs, actor=actor, now=now, closed_on_or_before=cutoff
-            )
-        except NothingToDestroy:
-            session.rollback()
-            skipped += 1
-            continue
-        except (SQLAlchemyError, AuditLogBusy, StorageUnavailable) as error:
-            session.rollback()
-            problems.append(
-                f"report {report_id}: not destroyed ({_kind_of(error)}); the next run tries again"
-            )
-            continue
-        destroyed += 1
-        files_removed += finished.blobs_destroyed
-        problems.extend(finished.problems)
-    if destroyed and (problem := checkpoint_sqlite(session)):
-        problems.append(problem)
-    report = RetentionReport(
-        cutoff=cutoff,
-        destroyed=destroyed,
-        blob_files_removed=files_removed,
-        orphans_removed=orphans_removed,
-        skipped=skipped,
-        problems=problems,
-    )
-    if problem := _record_run(session, report, retention_days=retention_days, actor=actor, now=now):
-        problems.append(problem)
-    return report
-
-
-def _destroy_one(
-    session: Session,
-    report_id: uuid.UUID,
-    blobs: BlobStore,
-    *,
-    actor: str,
-    now: datetime.datetime,
-    closed_on_or_before: datetime.date,
-) -> transaction.Finished:
-    """Destroy one report and record it, in one transaction of its own."""
-    result = destroy_report(session, report_id, blobs, closed_on_or_before=closed_on_or_before)
-    record(
-        session,
-        actor=actor,
-        action=AuditAction.REPORT_DESTROYED,
-        subject=str(report_id),
-        detail={"messages": result.messages, "notes": result.notes, "files": result.files},
-        now=now,
-    )
-    return transaction.finish(session)
-
-
-def _record_run(
-    session: Session,
-    report: RetentionReport,
-    *,
-    retention_days: int,
-    actor: str,
-    now: datetime.datetime,
-) -> str | None:
-    """Record the run and commit; a problem line if that failed, else None."""
-    try:
-        record(
-            session,
-            actor=actor,
-            action=AuditAction.RETENTION_RUN,
-            detail={
-                "retention_days": retention_days,
-                "cutoff": report.cutoff.isoformat(),
-                "destroyed": report.destroyed,
-                "blob_files": report.blob_files_removed,
-                "orphans": report.orphans_removed,
-                "skipped": report.skipped,
-                "problems": len(report.problems),
-            },
-            now=now,
-        )
-        transaction.finish(session)
-    except (SQLAlchemyError, AuditLogBusy, StorageUnavailable) as error:
-        session.rollback()
-        return f"this run was not recorded in the audit log ({_kind_of(error)})"
-    return None
-
-
-def _kind_of(error: Exception) -> str:
-    """The kind of a failure, for a problem line: the message of a database error may quote
-    SQL, so only its type is given (the storage failure underneath, where there is one)."""
-    if isinstance(error, StorageUnavailable) and error.__cause__ is not None:
-        return type(error.__cause__).__name__
-    return type(error).__name__

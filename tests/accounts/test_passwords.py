@@ -41,6 +41,42 @@ def _fields(encoded: str) -> list[str]:
     return encoded.split("$")
 
 
+class _RecordingArgon2id:
+    """Stands in for cryptography's Argon2id (which cannot be subclassed), recording each use:
+    ("derive", salt size, output size, cost) or ("verify", the PHC string verified)."""
+
+    uses: list[tuple[object, ...]]
+
+    def __init__(
+        self, *, salt: bytes, length: int, iterations: int, lanes: int, memory_cost: int
+    ) -> None:
+        cost = PasswordCost(memory_kib=memory_cost, iterations=iterations, lanes=lanes)
+        self.uses.append(("derive", len(salt), length, cost))
+        self._kdf = Argon2id(
+            salt=salt, length=length, iterations=iterations, lanes=lanes, memory_cost=memory_cost
+        )
+
+    def derive(self, key_material: bytes) -> bytes:
+        return self._kdf.derive(key_material)
+
+    def derive_phc_encoded(self, key_material: bytes) -> str:
+        return self._kdf.derive_phc_encoded(key_material)
+
+    @classmethod
+    def verify_phc_encoded(cls, key_material: bytes, phc_encoded: str) -> None:
+        cls.uses.append(("verify", phc_encoded))
+        Argon2id.verify_phc_encoded(key_material, phc_encoded)
+
+
+@pytest.fixture
+def argon2id_uses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
+    """Every use of Argon2id by the passwords module from here on."""
+    uses: list[tuple[object, ...]] = []
+    monkeypatch.setattr(_RecordingArgon2id, "uses", uses, raising=False)
+    monkeypatch.setattr(passwords, "Argon2id", _RecordingArgon2id)
+    return uses
+
+
 # --- hashing and verifying -------------------------------------------------------------------
 
 
@@ -89,6 +125,34 @@ def test_hashes_interoperate_with_cryptographys_own_phc_strings() -> None:
     assert verify_password(PASSWORD, theirs)
     assert not verify_password("wrong", theirs)
     Argon2id.verify_phc_encoded(PASSWORD.encode(), ours)
+
+
+# Made by this module's own PHC encoder (before cryptography's derive_phc_encoded replaced it), as
+# stored in accounts today: the first from PASSWORD at CHEAP, the second from the composed
+# "café au lait, s'il vous plaît" at m=64,t=3,p=2.
+EARLIER_HASHES = [
+    (
+        PASSWORD,
+        CHEAP,
+        "$argon2id$v=19$m=8,t=1,p=1$h+zbUVs0F75uitxYz7ztHw$gdpwnYa6ovj/0jPWkYSetyQYRQCWnICx+FT9POt79aA",
+    ),
+    (
+        "cafe\u0301 au lait, s'il vous plai\u0302t",  # typed decomposed: NFKC still applies
+        PasswordCost(memory_kib=64, iterations=3, lanes=2),
+        "$argon2id$v=19$m=64,t=3,p=2$LhGCycJWHOxQSXCGy5orqg$sxlsrIHD+3OdusTnf79MtXW99Sh2ffVjYdQB5sOnzc4",
+    ),
+]
+
+
+@pytest.mark.parametrize("password, cost, stored", EARLIER_HASHES)
+def test_hashes_stored_by_the_earlier_encoder_still_verify(
+    password: str, cost: PasswordCost, stored: str
+) -> None:
+    # Given a hash stored before this module used cryptography's PHC encoding
+    # Then its password verifies, another does not, and it needs no rehash at its own cost
+    assert verify_password(password, stored)
+    assert not verify_password(password + "!", stored)
+    assert not needs_rehash(stored, cost)
 
 
 def test_passwords_are_compared_after_unicode_normalisation() -> None:
@@ -203,6 +267,44 @@ def test_a_malformed_hash_raises_and_never_verifies(encoded: str) -> None:
         needs_rehash(encoded, CHEAP)
 
 
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        VALID.replace("m=8", "m=4194304"),  # 4 GiB
+        VALID.replace("m=8", f"m={passwords.MAX_MEMORY_KIB + 1}"),
+        VALID.replace("t=1", f"t={passwords.MAX_ITERATIONS + 1}"),
+        VALID.replace("p=1", f"p={passwords.MAX_LANES + 1}"),
+        VALID.replace("m=8", "m=4294967295"),  # the largest cost cryptography itself would take
+        # Forms cryptography's own parser accepts, each with a meaning of its own:
+        VALID.replace("t=1", "t=01"),
+        VALID.replace("$" + _b64(bytes(16)) + "$", "$" + _b64(bytes(8)) + "$"),  # 8-byte salt
+        VALID.rsplit("$", 1)[0] + "$" + _b64(bytes(4)),  # a 4-byte hash: easily matched
+        VALID.rsplit("$", 1)[0] + "$" + _b64(bytes(64)),
+    ],
+)
+def test_a_tampered_cost_or_form_is_refused_before_any_derivation(
+    encoded: str, argon2id_uses: list[tuple[object, ...]]
+) -> None:
+    # When a stored hash names a cost over the ceilings, or a form this module never makes
+    # Then verifying it raises PasswordHashError without deriving anything (nothing allocated)
+    with pytest.raises(PasswordHashError):
+        verify_password(PASSWORD, encoded)
+    with pytest.raises(PasswordHashError):
+        needs_rehash(encoded, CHEAP)
+    assert argon2id_uses == []
+
+
+def test_a_cost_at_the_ceilings_is_accepted() -> None:
+    # Given a stored hash at every ceiling at once
+    encoded = VALID.replace(
+        "m=8,t=1,p=1",
+        f"m={passwords.MAX_MEMORY_KIB},t={passwords.MAX_ITERATIONS},p={passwords.MAX_LANES}",
+    )
+
+    # Then it is read (not verified here: that would spend the gigabyte the ceiling allows)
+    assert needs_rehash(encoded, CHEAP)
+
+
 def test_the_malformed_hash_examples_differ_from_a_valid_one_only_as_described() -> None:
     # Given the valid hash the malformed ones are made from
     # Then it parses (so each malformed case fails for its own reason)
@@ -247,27 +349,24 @@ def test_a_cost_outside_the_limits_is_refused_when_configured(
 
 
 def test_dummy_verify_does_the_same_work_as_a_real_verification(
-    monkeypatch: pytest.MonkeyPatch,
+    argon2id_uses: list[tuple[object, ...]],
 ) -> None:
-    # Given a hash made at a cost, and a record of every key derivation
+    # Given a hash made at a cost
     cost = PasswordCost(memory_kib=64, iterations=3, lanes=2)
     encoded = hash_password(PASSWORD, cost)
-    derivations: list[tuple[int, PasswordCost]] = []
-    real_derive = passwords._derive
-
-    def recording(key_material: bytes, salt: bytes, used: PasswordCost) -> bytes:
-        derivations.append((len(salt), used))
-        return real_derive(key_material, salt, used)
-
-    monkeypatch.setattr(passwords, "_derive", recording)
+    argon2id_uses.clear()
 
     # When an unknown username's dummy verification and a wrong password's verification run
     dummy_verify(cost)
     verify_password("wrong password", encoded)
 
-    # Then each derives one key at the same cost with a salt of the same size: the same work,
-    # so timing cannot tell them apart (timings themselves are not asserted: the machine is noisy)
-    assert derivations == [(16, cost), (16, cost)]
+    # Then the dummy derives one key at the stored hash's cost, salt size and hash size, and the
+    # verification derives one from that hash: the same work, so timing cannot tell them apart
+    # (timings themselves are not asserted: the machine is noisy)
+    assert argon2id_uses == [("derive", 16, 32, cost), ("verify", encoded)]
+    _, _, _, stored_cost, salt, digest = _fields(encoded)
+    assert stored_cost == "m=64,t=3,p=2"
+    assert (len(salt), len(digest)) == (22, 43)  # 16 and 32 bytes in unpadded base64
 
 
 # --- the policy for new passwords ------------------------------------------------------------
@@ -349,3 +448,22 @@ def test_length_counts_characters_after_normalisation() -> None:
     check_new_password(decomposed, username="alice")
     with pytest.raises(WeakPassword, match="at least"):
         check_new_password(decomposed[2:], username="alice")
+
+
+def test_a_generated_passphrase_is_drawn_again_when_a_word_contains_the_username(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given draws of which the first has a word containing the username "ada"
+    draws = iter([["adamant", *["apple"] * 5], ["orbit", "lantern", "cobalt", *["pine"] * 3]])
+    monkeypatch.setattr(passwords, "random_words", lambda count: next(draws)[:count])
+
+    # When a passphrase is generated for "ada", then the second draw is the one given
+    assert passwords.generate_passphrase(username="ada") == "orbit lantern cobalt pine pine pine"
+
+
+def test_a_username_no_draw_can_suit_is_refused_with_a_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(passwords, "random_words", lambda count: ["adamant"] * count)
+    with pytest.raises(passwords.WeakPassword, match="choose a password"):
+        passwords.generate_passphrase(username="ada")

@@ -11,26 +11,23 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, event, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from portal import create_submit_app, request_db
 from portal.config import Settings
-from portal.models import AuditEntry, Base, Report, Role
+from portal.models import AuditEntry, Report, Role
 from portal.services.audit import AuditAction
 from tests.review.conftest import Account, Clock, sign_in, token
 from tests.review.test_accounts import NEW_PASSWORD, create_through_the_page
+from tests.support.atomicity import audit_writes_fail, state_of
 from tests.support.submitting import Upload, answers_for, post_form
 
 CANARY = "canary-atomic-5d21c8"
@@ -39,43 +36,7 @@ ACTIONS_OF_THE_COMMAND_LINE = {
     AuditAction.RETENTION_RUN,
     AuditAction.REPORT_DESTROYED,
 }
-"""Checked with their commands, in tests/test_cli_audit_atomicity.py."""
-
-
-@contextmanager
-def audit_writes_fail() -> Iterator[None]:
-    """Every INSERT into the audit log fails, as it would on a full disk."""
-
-    def refuse(
-        _connection: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any
-    ) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_LOG"):
-            raise OperationalError(statement, parameters, OSError(28, "No space left on device"))
-
-    event.listen(Engine, "before_cursor_execute", refuse)
-    try:
-        yield
-    finally:
-        event.remove(Engine, "before_cursor_execute", refuse)
-
-
-def state_of(session: Session, blob_dir: Path) -> dict[str, list[str]]:
-    """Every row of every table, and every file in the blob folder, comparable as text.
-
-    A review session's last-seen time is left out: it moves at the start of every request,
-    before any action, in a transaction of its own.
-    """
-    session.rollback()  # a fresh transaction sees what the app committed
-    state = {}
-    for table in Base.metadata.sorted_tables:
-        columns = [
-            column
-            for column in table.columns
-            if (table.name, column.name) != ("review_sessions", "last_seen_at")
-        ]
-        state[table.name] = sorted(repr(tuple(row)) for row in session.execute(select(*columns)))
-    state["blob files"] = sorted(p.name for p in blob_dir.iterdir()) if blob_dir.is_dir() else []
-    return state
+"""Checked with their commands, in tests/cli/test_audit_atomicity.py."""
 
 
 @dataclass

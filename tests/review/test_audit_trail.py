@@ -2,7 +2,7 @@
 report, and never what the report says.
 
 The command line's actions (accounts, key recovery, retention, verification) are checked beside
-their commands: tests/test_users_cli.py, tests/test_retention_cli.py, tests/test_audit_cli.py.
+their commands: tests/cli/test_users.py, tests/cli/test_retention.py, tests/cli/test_audit.py.
 """
 
 from __future__ import annotations

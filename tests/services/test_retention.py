@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from portal import crypto
+from portal.cli.retention import RetentionReport, run_retention
 from portal.config import Settings
 from portal.db import make_engine
 from portal.models import (
@@ -54,7 +55,6 @@ from portal.services.retention import (
     ReportNotDue,
     destroy_report,
     due_for_destruction,
-    run_retention,
 )
 from tests.support.submitting import Upload, answers_for, codename_in, post_form
 
@@ -208,7 +208,7 @@ def age(path: Path, seconds: int = 2 * HOUR) -> None:
     os.utime(path, (moment, moment))
 
 
-def run(session: Session, blobs: BlobStore) -> retention.RetentionReport:
+def run(session: Session, blobs: BlobStore) -> RetentionReport:
     return run_retention(
         session, blobs, today=TODAY, retention_days=RETENTION_DAYS, actor=ACTOR, now=NOW
     )
@@ -580,7 +580,7 @@ def test_two_runs_at_once_destroy_each_report_once_without_problems(
     # Given eight due reports, and two runs starting together on their own connections
     due = {plain_report(session, inspectorate_identity) for _ in range(8)}
     barrier = threading.Barrier(2)
-    results: list[retention.RetentionReport] = []
+    results: list[RetentionReport] = []
     errors: list[BaseException] = []
 
     def one_run() -> None:

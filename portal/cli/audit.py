@@ -1,0 +1,132 @@
+"""`portal audit`: check the audit log's hash chain and every stored ciphertext, and show the
+newest reviewer actions without their detail."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.cli.common import (
+    CLI_ACTOR,
+    database_session,
+    require_current_schema,
+    settings_from_env,
+)
+from portal.models import AuditEntry
+from portal.services import audit as audit_log
+from portal.services import integrity, transaction
+from portal.services.blobs import BlobStore
+
+
+@click.group()
+def audit() -> None:
+    """Check the audit log and the stored ciphertexts; show recent reviewer actions."""
+
+
+@audit.command("verify")
+@click.option(
+    "--expected-head",
+    metavar="HASH",
+    help="A head hash printed by an earlier run: report it if it is no longer in the log.",
+)
+def audit_verify(expected_head: str | None) -> None:
+    """Check the audit log's hash chain and that every stored ciphertext is a well-formed age
+    file. Exits with status 0 only if nothing is wrong. Each run is itself logged
+    (audit_verified), after the checks.
+
+    Write down the head hash it prints and pass it with --expected-head next time: entries cut
+    from the end of the log can be seen no other way.
+    """
+    if expected_head is not None and not audit_log.HASH_PATTERN.fullmatch(
+        expected_head.strip().lower()
+    ):
+        raise click.BadParameter("must be a hash of 64 hex digits", param_hint="--expected-head")
+    settings = settings_from_env()
+    require_current_schema(settings.database_url)
+    with database_session(settings) as session:
+        chain = audit_log.verify_chain(session, expected_head=expected_head)
+        stored = integrity.scan_stored_ciphertexts(session, BlobStore(settings.blobs))
+        # End the read before writing: on SQLite a write can only start on a fresh snapshot.
+        session.rollback()
+        ok = chain.ok and stored.ok
+        _echo_summary(
+            f"Audit log: {chain.entries} entries, {_outcome(chain.problems, 'chain intact')}."
+            f" Head: {chain.head_hash}",
+            chain.problems,
+        )
+        _echo_summary(
+            f"Stored ciphertexts: {stored.checked} checked, "
+            f"{_outcome(stored.problems, 'all well-formed age files')}",
+            stored.problems,
+        )
+        sequence = _record_check(session, ok=ok, entries=chain.entries)
+    click.echo(f"This check was recorded as audit entry {sequence}.")
+    if not ok:
+        raise SystemExit(1)
+
+
+def _record_check(session: Session, *, ok: bool, entries: int) -> int:
+    try:
+        entry = audit_log.record(
+            session,
+            actor=CLI_ACTOR,
+            action=audit_log.AuditAction.AUDIT_VERIFIED,
+            detail={"ok": ok, "entries": entries},
+        )
+    except audit_log.AuditLogBusy as error:
+        raise click.ClickException(f"could not record this check: {error}") from None
+    sequence = entry.sequence
+    transaction.finish(session)
+    return sequence
+
+
+@audit.command("show")
+@click.option(
+    "--last",
+    "count",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many of the newest entries to show.",
+)
+def audit_show(count: int) -> None:
+    """Print the newest entries: sequence, UTC time, actor, action and subject (never detail)."""
+    settings = settings_from_env()
+    require_current_schema(settings.database_url)
+    with database_session(settings) as session:
+        rows = session.execute(
+            select(
+                AuditEntry.sequence,
+                AuditEntry.occurred_at,
+                AuditEntry.actor,
+                AuditEntry.action,
+                AuditEntry.subject,
+            )
+            .order_by(AuditEntry.sequence.desc())
+            .limit(count)
+        ).all()
+    if not rows:
+        click.echo("The audit log is empty.")
+    for row in reversed(rows):
+        click.echo(
+            f"{row.sequence:>8}  {row.occurred_at:%Y-%m-%dT%H:%M:%S}Z  {_printable(row.actor)}  "
+            f"{_printable(row.action)}  {_printable(row.subject or '-')}"
+        )
+
+
+def _outcome(problems: list[str], all_well: str) -> str:
+    if not problems:
+        return all_well
+    return f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+
+
+def _echo_summary(summary: str, problems: list[str]) -> None:
+    click.echo(summary)
+    for problem in problems:
+        click.echo(f"  {problem}")
+
+
+def _printable(value: str) -> str:
+    """`value` with control characters replaced, so a stored name cannot drive the terminal."""
+    return "".join(character if character.isprintable() else "?" for character in value)
