@@ -41,8 +41,9 @@ from report import cpu_model, load_average, render_pairs, render_table
 
 from portal import crypto, gunicorn_config, migrate
 from portal.config import PROJECT_ROOT, sqlite_url
+from portal.costs import HashCost
 from portal.recipients import RECIPIENTS_FILE
-from portal.services.codenames import CodenameHasher, HashCost, new_codename
+from portal.services.codenames import CodenameHasher, new_codename
 
 HOST = "127.0.0.1"
 MIB = 1024 * 1024

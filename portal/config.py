@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal.accounts.passwords import PasswordCost
-from portal.services.codenames import HashCost
+from portal.costs import HashCost, PasswordCost
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The checkout the portal runs from: templates, static files and migrations live beside the

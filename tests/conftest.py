@@ -18,12 +18,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from portal import create_review_app, create_submit_app, crypto, migrate, request_db
-from portal.accounts.passwords import PasswordCost
 from portal.config import Settings, sqlite_url
+from portal.costs import HashCost, PasswordCost
 from portal.db import make_engine
 from portal.i18n import TRANSLATIONS_DIR
 from portal.recipients import RECIPIENTS_FILE
-from portal.services.codenames import HashCost
 from tests.support import postgres
 from tests.support.components import unavailable
 

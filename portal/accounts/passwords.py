@@ -23,20 +23,15 @@ import re
 import secrets
 import string
 import unicodedata
-from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from portal.costs import PasswordCost
 from portal.wordlist import random_words
 
 SALT_BYTES = 16
 HASH_BYTES = 32
-# Ceilings on the cost read back from a stored hash, so a tampered row cannot make a sign-in
-# allocate gigabytes or run for minutes. Far above any cost this portal would configure.
-MAX_MEMORY_KIB = 1024 * 1024
-MAX_ITERATIONS = 64
-MAX_LANES = 64
 
 MIN_LENGTH = 12
 GENERATED_WORDS = 6  # about 77 bits
@@ -108,26 +103,6 @@ class WeakPassword(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-@dataclass(frozen=True)
-class PasswordCost:
-    """Argon2id cost. The defaults are OWASP's recommended minimum for Argon2id (19 MiB, two
-    passes, one lane); tests lower them. Every sign-in, successful or not, pays this once."""
-
-    memory_kib: int = 19_456
-    iterations: int = 2
-    lanes: int = 1
-
-    def __post_init__(self) -> None:
-        # Refused here rather than at first sign-in, and within the limits a stored hash is held
-        # to, so that every hash this cost makes can be verified.
-        if not 1 <= self.lanes <= MAX_LANES:
-            raise ValueError(f"Argon2id lanes must be 1 to {MAX_LANES}")
-        if not 8 * self.lanes <= self.memory_kib <= MAX_MEMORY_KIB:
-            raise ValueError(f"Argon2id memory must be 8 KiB per lane to {MAX_MEMORY_KIB} KiB")
-        if not 1 <= self.iterations <= MAX_ITERATIONS:
-            raise ValueError(f"Argon2id iterations must be 1 to {MAX_ITERATIONS}")
 
 
 def hash_password(password: str, cost: PasswordCost) -> str:

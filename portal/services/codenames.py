@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from portal import crypto
+from portal.costs import HashCost
 from portal.crypto.format import hkdf_sha256
 from portal.crypto.keys import AnyIdentity
 from portal.crypto.pq import SEED_SIZE
@@ -36,16 +37,6 @@ _SEPARATORS = re.compile(r"[\s\-_.,]+")
 
 class InvalidCodename(Exception):
     """The text cannot be a codename (wrong number of words, or a word not on the list)."""
-
-
-@dataclass(frozen=True)
-class HashCost:
-    """Argon2id cost. The defaults follow OWASP's guidance for interactive logins; tests lower
-    them. Every submission and every follow-up sign-in pays this once."""
-
-    memory_kib: int = 47_104
-    iterations: int = 1
-    lanes: int = 1
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from portal.accounts import passwords, totp
+from portal.costs import PasswordCost
 from portal.crypto.keys import AnyIdentity
 from portal.custody.keyrings import Keyring
 from portal.models import Reviewer, ReviewSession, Role
@@ -45,7 +46,7 @@ class WrongTotpCode(AccountError):
 class AccountPolicy:
     """Costs and limits for accounts; tests lower the costs."""
 
-    password_cost: passwords.PasswordCost = field(default_factory=passwords.PasswordCost)
+    password_cost: PasswordCost = field(default_factory=PasswordCost)
     keyring_work_factor: int = 16
 
 

@@ -12,11 +12,11 @@ import contextlib
 import pytest
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from portal import costs
 from portal.accounts import passwords
 from portal.accounts.passwords import (
     MAX_LENGTH,
     MIN_LENGTH,
-    PasswordCost,
     PasswordHashError,
     WeakPassword,
     check_new_password,
@@ -25,6 +25,7 @@ from portal.accounts.passwords import (
     needs_rehash,
     verify_password,
 )
+from portal.costs import PasswordCost
 
 CHEAP = PasswordCost(memory_kib=8, iterations=1, lanes=1)
 PASSWORD = "correct horse battery staple"
@@ -271,9 +272,9 @@ def test_a_malformed_hash_raises_and_never_verifies(encoded: str) -> None:
     "encoded",
     [
         VALID.replace("m=8", "m=4194304"),  # 4 GiB
-        VALID.replace("m=8", f"m={passwords.MAX_MEMORY_KIB + 1}"),
-        VALID.replace("t=1", f"t={passwords.MAX_ITERATIONS + 1}"),
-        VALID.replace("p=1", f"p={passwords.MAX_LANES + 1}"),
+        VALID.replace("m=8", f"m={costs.MAX_MEMORY_KIB + 1}"),
+        VALID.replace("t=1", f"t={costs.MAX_ITERATIONS + 1}"),
+        VALID.replace("p=1", f"p={costs.MAX_LANES + 1}"),
         VALID.replace("m=8", "m=4294967295"),  # the largest cost cryptography itself would take
         # Forms cryptography's own parser accepts, each with a meaning of its own:
         VALID.replace("t=1", "t=01"),
@@ -298,7 +299,7 @@ def test_a_cost_at_the_ceilings_is_accepted() -> None:
     # Given a stored hash at every ceiling at once
     encoded = VALID.replace(
         "m=8,t=1,p=1",
-        f"m={passwords.MAX_MEMORY_KIB},t={passwords.MAX_ITERATIONS},p={passwords.MAX_LANES}",
+        f"m={costs.MAX_MEMORY_KIB},t={costs.MAX_ITERATIONS},p={costs.MAX_LANES}",
     )
 
     # Then it is read (not verified here: that would spend the gigabyte the ceiling allows)

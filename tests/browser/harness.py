@@ -17,10 +17,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal import crypto
+from portal.costs import HashCost
 from portal.custody.keyrings import Keyring
 from portal.models import Attachment, Author, Message, Report, Role
 from portal.services import reviewers, transaction
-from portal.services.codenames import CodenameHasher, CodenameKeys, HashCost
+from portal.services.codenames import CodenameHasher, CodenameKeys
 from portal.services.documents import unseal_document
 from portal.services.followup import add_message, find_report
 from portal.submit import CODENAME_SALT_FILE

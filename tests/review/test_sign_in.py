@@ -8,8 +8,9 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.accounts.passwords import PasswordCost, hash_password, needs_rehash, verify_password
+from portal.accounts.passwords import hash_password, needs_rehash, verify_password
 from portal.config import Settings
+from portal.costs import PasswordCost
 from portal.custody.session_vault import open_keyring
 from portal.models import AuditEntry, ReviewSession, Role
 from portal.services.review_sessions import SessionTicket

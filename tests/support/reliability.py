@@ -39,9 +39,10 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from portal import crypto
+from portal.costs import HashCost
 from portal.db import make_engine
 from portal.models import Attachment, Message, Report
-from portal.services.codenames import CodenameHasher, HashCost
+from portal.services.codenames import CodenameHasher
 from portal.services.documents import unseal_document
 from tests.support.gunicorn import free_port
 from tests.support.submitting import answers_for
