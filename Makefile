@@ -19,15 +19,17 @@ run: $(VENV)/.installed $(CATALOGUE).mo
 test: $(VENV)/.installed-test $(CATALOGUE).mo
 	scripts/install-test-prerequisites
 	$(BIN)/ruff check --quiet .
+	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff format --check portal tests benchmarks migrations wsgi.py
+	$(BIN)/mypy
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
-	$(BIN)/ruff format .
+	$(BIN)/ruff format portal tests benchmarks migrations wsgi.py
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/crypto_bench.py $(BENCH_ARGS)

@@ -1,10 +1,10 @@
-"""Reviewer accounts and the keys they hold (DESIGN decision 3).
+"""Reviewer accounts: creating, enrolling, changing passwords, revoking (DESIGN decision 3).
 
-Each account has a keyring: its TOTP secret and, unless it is an auditor's, the inspectorate's
-identity. The keyring is an age file encrypted with scrypt, first under a one-time enrolment
-code that an administrator hands over, then, once the reviewer enrols, under their password.
-So the identity is never stored in the clear, and each reviewer's password unlocks their own
-copy of it. Revoking an account deletes its keyring; changing a password re-wraps it.
+Each account has a keyring (`portal.custody.keyrings`): its TOTP secret and, unless it is an
+auditor's, the inspectorate's identity, encrypted first under a one-time enrolment code that an
+administrator hands over, then, once the reviewer enrols, under their password. Revoking an
+account deletes its keyring and sessions; changing a password re-wraps the keyring. Nothing
+here commits: the view or command that performs the action records it and finishes.
 """
 
 from __future__ import annotations
