@@ -32,6 +32,7 @@ run: $(VENV)/.installed $(CATALOGUE).mo
 	scripts/run-dev
 
 test: $(VENV)/.installed-test $(CATALOGUE).mo
+	$(BIN)/python scripts/check_lock.py
 	scripts/install-test-prerequisites
 	$(BIN)/ruff check --quiet .
 	$(BIN)/pytest $(PYTEST_ARGS)
