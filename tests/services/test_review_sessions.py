@@ -1,0 +1,311 @@
+"""Signing in and the sessions that follow, without the review site: failures counted and kept,
+a lock after too many, sessions that end when idle or old and leave no row behind.
+
+Each test runs on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from portal import crypto
+from portal.models import Reviewer, ReviewSession, Role
+from portal.services import reviewers, transaction
+from portal.services.review_sessions import (
+    AccountLocked,
+    SessionPolicy,
+    SessionTicket,
+    SignInRefused,
+    close_session,
+    open_session,
+    resume_session,
+    sign_in,
+)
+from portal.services.reviewers import AccountPolicy
+from tests.services.conftest import NOW, totp_code
+
+PASSWORD = "correct horse battery staple"
+POLICY = SessionPolicy()
+STEP = datetime.timedelta(seconds=30)
+
+
+@dataclass
+class Account:
+    username: str
+    totp_secret: bytes
+    now: datetime.datetime = NOW
+
+    def code(self) -> str:
+        """The app's code now; the clock then moves on a step, since a code works once."""
+        code = totp_code(self.totp_secret, self.now)
+        self.now += STEP
+        return code
+
+
+@pytest.fixture
+def account(
+    session: Session, account_policy: AccountPolicy, inspectorate_identity: crypto.HybridIdentity
+) -> Account:
+    """An enrolled inspector, as `portal users add --enrolled` makes one."""
+    reviewer, code = reviewers.create_account(
+        session,
+        username="ada",
+        role=Role.INSPECTOR,
+        identity=inspectorate_identity,
+        policy=account_policy,
+        now=NOW,
+    )
+    keyring = reviewers.Keyring.unwrapped(reviewer.keyring or b"", code)
+    assert keyring is not None
+    reviewers.enrol_without_confirmation(
+        reviewer, keyring, password=PASSWORD, policy=account_policy
+    )
+    session.commit()
+    return Account("ada", keyring.totp_secret)
+
+
+def attempt(
+    session: Session,
+    policy: AccountPolicy,
+    account: Account,
+    *,
+    password: str = PASSWORD,
+    code: str | None = None,
+    username: str | None = None,
+) -> type[SignInRefused] | None:
+    """One sign-in, finished as the site finishes it: the refusal's class, or None."""
+    now = account.now
+    try:
+        sign_in(
+            session,
+            username=username or account.username,
+            password=password,
+            totp_code=code or account.code(),
+            account_policy=policy,
+            session_policy=POLICY,
+            now=now,
+        )
+    except SignInRefused as refusal:
+        transaction.finish(session)  # the site records the refusal, and keeps the count
+        return type(refusal)
+    transaction.finish(session)
+    return None
+
+
+def committed(engine: Engine, username: str) -> Reviewer:
+    """The account as another connection sees it: what was committed."""
+    with Session(engine, expire_on_commit=False) as other:
+        return other.scalars(select(Reviewer).where(Reviewer.username == username)).one()
+
+
+def test_the_three_factors_open_the_keyring(
+    session: Session,
+    account_policy: AccountPolicy,
+    account: Account,
+    inspectorate_identity: crypto.HybridIdentity,
+) -> None:
+    reviewer, keyring = sign_in(
+        session,
+        username=" ADA ",
+        password=PASSWORD,
+        totp_code=account.code(),
+        account_policy=account_policy,
+        session_policy=POLICY,
+        now=NOW,
+    )
+
+    assert reviewer.username == "ada"
+    assert str(keyring.identity) == str(inspectorate_identity)
+
+
+def test_each_failure_is_counted_and_kept_and_a_success_clears_the_count(
+    session: Session, engine: Engine, account_policy: AccountPolicy, account: Account
+) -> None:
+    # When a wrong password, then a wrong code, are tried
+    results = [
+        attempt(session, account_policy, account, password="not the password at all"),
+        attempt(session, account_policy, account, code="000000"),
+    ]
+
+    # Then both are refused alike, and the count survives the refusals' transactions
+    assert results == [SignInRefused, SignInRefused]
+    assert committed(engine, "ada").failed_sign_ins == 2
+
+    # When the right factors follow, then the count starts again
+    assert attempt(session, account_policy, account) is None
+    assert committed(engine, "ada").failed_sign_ins == 0
+
+
+def test_a_code_already_used_is_refused(
+    session: Session, account_policy: AccountPolicy, account: Account
+) -> None:
+    code = totp_code(account.totp_secret, account.now)
+
+    first = attempt(session, account_policy, account, code=code)
+    replayed = attempt(session, account_policy, account, code=code)
+
+    assert (first, replayed) == (None, SignInRefused)
+
+
+def test_the_fifth_failure_locks_the_account_until_the_lock_has_passed(
+    session: Session, engine: Engine, account_policy: AccountPolicy, account: Account
+) -> None:
+    # Given four failures
+    for _ in range(POLICY.failures_before_lockout - 1):
+        attempt(session, account_policy, account, password="a wrong password here")
+
+    # When a fifth follows
+    locked_at = account.now
+    fifth = attempt(session, account_policy, account, password="a wrong password here")
+
+    # Then it locks the account for the lockout, and even the right factors are refused then
+    assert fifth is AccountLocked
+    assert committed(engine, "ada").locked_until == locked_at + POLICY.lockout
+    account.now = locked_at + POLICY.lockout - STEP
+    assert attempt(session, account_policy, account) is AccountLocked
+    # and attempts during the lock are not counted towards the next one
+    assert committed(engine, "ada").failed_sign_ins == 0
+
+    # When the lock has passed, the right factors work again
+    account.now = locked_at + POLICY.lockout
+    assert attempt(session, account_policy, account) is None
+
+
+def test_an_unknown_or_revoked_account_is_refused_like_a_wrong_password(
+    session: Session, account_policy: AccountPolicy, account: Account
+) -> None:
+    unknown = attempt(session, account_policy, account, username="nobody")
+    reviewer = session.scalars(select(Reviewer)).one()
+    reviewers.revoke(session, reviewer, now=NOW)
+    transaction.finish(session)
+    revoked = attempt(session, account_policy, account)
+
+    assert (unknown, revoked) == (SignInRefused, SignInRefused)
+
+
+def open_new_session(
+    session: Session, account_policy: AccountPolicy, account: Account
+) -> SessionTicket:
+    """Sign in and open a session at the account's clock, as the site does."""
+    now = account.now
+    reviewer, keyring = sign_in(
+        session,
+        username=account.username,
+        password=PASSWORD,
+        totp_code=account.code(),
+        account_policy=account_policy,
+        session_policy=POLICY,
+        now=now,
+    )
+    ticket = open_session(session, reviewer, keyring, now=now)
+    transaction.finish(session)
+    return ticket
+
+
+def sessions_stored(engine: Engine) -> int:
+    with Session(engine) as other:
+        return other.scalar(select(func.count()).select_from(ReviewSession)) or 0
+
+
+def resume(session: Session, ticket: SessionTicket, at: datetime.datetime) -> bool:
+    """Resume the session at `at` and finish the transaction, as each request does."""
+    opened = resume_session(session, ticket, policy=POLICY, now=at)
+    transaction.finish(session)
+    return opened is not None
+
+
+def test_a_session_holds_the_keyring_under_the_cookies_key_only(
+    session: Session,
+    account_policy: AccountPolicy,
+    account: Account,
+    inspectorate_identity: crypto.HybridIdentity,
+) -> None:
+    # Given a session opened at sign-in
+    ticket = open_new_session(session, account_policy, account)
+
+    # When it is resumed with the ticket, or with the right token and another key
+    opened = resume_session(session, ticket, policy=POLICY, now=NOW)
+    forged = resume_session(
+        session, SessionTicket(ticket.token, bytes(len(ticket.key))), policy=POLICY, now=NOW
+    )
+
+    # Then the ticket opens the keyring, and the wrong key opens nothing
+    assert opened is not None and forged is None
+    assert str(opened.keyring.identity) == str(inspectorate_identity)
+    assert opened.reviewer.username == "ada"
+    # and the stored row names the session by a hash of its token, never the token itself
+    row = session.scalars(select(ReviewSession)).one()
+    assert ticket.token.encode() not in row.id + row.sealed_keyring
+
+
+def test_an_idle_session_ends_after_its_timeout_and_its_row_goes(
+    session: Session, engine: Engine, account_policy: AccountPolicy, account: Account
+) -> None:
+    # Given a session last seen at some moment
+    ticket = open_new_session(session, account_policy, account)
+    seen = NOW + datetime.timedelta(minutes=5)
+    assert resume(session, ticket, seen)
+
+    # When it is used again exactly at its idle timeout, it still opens
+    assert resume(session, ticket, seen + POLICY.idle_timeout)
+
+    # When a second longer passes idle, then it ends, and its row is gone for good
+    later = seen + 2 * POLICY.idle_timeout + datetime.timedelta(seconds=1)
+    assert not resume(session, ticket, later)
+    assert sessions_stored(engine) == 0
+    assert not resume(session, ticket, later)
+
+
+def test_a_busy_session_ends_at_its_absolute_timeout(
+    session: Session, engine: Engine, account_policy: AccountPolicy, account: Account
+) -> None:
+    # Given a session used every ten minutes
+    ticket = open_new_session(session, account_policy, account)
+    moments = []
+    at = NOW
+    while at <= NOW + POLICY.absolute_timeout + datetime.timedelta(minutes=10):
+        moments.append(at)
+        at += datetime.timedelta(minutes=10)
+
+    # When it is resumed at each moment
+    opened = [resume(session, ticket, moment) for moment in moments]
+
+    # Then it opens until its absolute timeout has passed, never after, and its row goes
+    assert opened == [moment - NOW <= POLICY.absolute_timeout for moment in moments]
+    assert False in opened  # the premise: the walk went past the timeout
+    assert sessions_stored(engine) == 0
+
+
+def test_closing_a_session_ends_that_session_only(
+    session: Session, engine: Engine, account_policy: AccountPolicy, account: Account
+) -> None:
+    # Given two sessions of one account (two browsers)
+    first = open_new_session(session, account_policy, account)
+    second = open_new_session(session, account_policy, account)
+
+    # When the first is closed
+    close_session(session, first)
+    transaction.finish(session)
+
+    # Then it no longer opens, and the other still does
+    assert sessions_stored(engine) == 1
+    assert not resume(session, first, NOW)
+    assert resume(session, second, NOW)
+
+
+def test_a_session_of_a_revoked_account_opens_nothing(
+    session: Session, engine: Engine, account_policy: AccountPolicy, account: Account
+) -> None:
+    """Revocation deletes the rows; a session that slipped past that is deleted when used."""
+    ticket = open_new_session(session, account_policy, account)
+    reviewer = session.scalars(select(Reviewer)).one()
+    reviewer.revoked_at = NOW
+    transaction.finish(session)
+
+    assert not resume(session, ticket, NOW)
+    assert sessions_stored(engine) == 0
