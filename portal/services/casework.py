@@ -198,9 +198,11 @@ def change_triage(report: Report, triage: Triage, *, today: datetime.date) -> di
     """Apply `triage`; return what changed (field: "old -> new"), for the audit log."""
     if triage.status is ReportStatus.CLOSED and triage.outcome is None:
         raise TriageError("choose an outcome to close a report")
-    if len(triage.labels) > MAX_LABELS_LENGTH:
-        raise TriageError(f"labels must be {MAX_LABELS_LENGTH} characters or fewer")
+    # Tidied first, then measured: what is stored must fit the column, and spaces typed
+    # around the commas must not count against the inspector.
     labels = ", ".join(label.strip() for label in triage.labels.split(",") if label.strip())
+    if len(labels) > MAX_LABELS_LENGTH:
+        raise TriageError(f"labels must be {MAX_LABELS_LENGTH} characters or fewer")
     changes = {}
     for field, new in (
         ("status", triage.status),

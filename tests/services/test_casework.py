@@ -183,27 +183,28 @@ def test_labels_are_tidied_and_limited() -> None:
     assert report.labels == "x" * MAX_LABELS_LENGTH
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the length is checked before the labels are tidied, and tidying adds a space after "
-    "each comma: 200 characters of 'ab,ab,...' become 266, over the column's 200 (PostgreSQL "
-    "refuses the row with a DataError; SQLite stores it)",
-)
-def test_labels_that_pass_the_check_fit_their_column(
+def test_labels_are_measured_as_they_would_be_stored(
     stored_report: StoreReport, session: Session
 ) -> None:
-    # Given labels typed without spaces, exactly as long as allowed
+    # Given labels typed without spaces: tidying puts one after each comma
     report, _keys = stored_report()
     typed = ",".join(["ab"] * 67)
     assert len(typed) == MAX_LABELS_LENGTH
+    tidy = ", ".join(["ab"] * 67)
+    assert len(tidy) > MAX_LABELS_LENGTH
 
-    # When they are accepted and the change is kept
-    change_triage(report, triage(report, labels=typed), today=TODAY)
+    # When they are applied, then they are refused with the reason, and nothing changes
+    with pytest.raises(TriageError, match="characters or fewer"):
+        change_triage(report, triage(report, labels=typed), today=TODAY)
+    assert report.labels == ""
+
+    # And labels whose tidy form fits are kept in full, however many spaces were typed
+    spaced = "  ,  ".join(["abc"] * 40)
+    assert len(spaced) > MAX_LABELS_LENGTH
+    change_triage(report, triage(report, labels=spaced), today=TODAY)
     transaction.finish(session)
-
-    # Then what is stored fits the column
     session.expire_all()
-    assert len(session.get_one(Report, report.id).labels) <= MAX_LABELS_LENGTH
+    assert session.get_one(Report, report.id).labels == ", ".join(["abc"] * 40)
 
 
 # The answers as inspectors read them

@@ -178,12 +178,6 @@ def test_a_rollback_discards_what_was_staged_so_a_later_commit_publishes_nothing
     assert reports_seen_by_another_connection(engine) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after_rollback fires only for a transaction that has begun: a blob staged before "
-    "any work is kept by a rollback and published by the next, unrelated commit (latent: no "
-    "current caller stages before adding a row)",
-)
 def test_a_rollback_before_any_work_also_discards_what_was_staged(
     session: Session, blobs: BlobStore
 ) -> None:
@@ -199,12 +193,6 @@ def test_a_rollback_before_any_work_also_discards_what_was_staged(
     assert files_in(blobs) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after_rollback also fires for a savepoint: rolling one back (as audit.record does "
-    "after losing the race for the chain's end) forgets the outer transaction's staged blobs "
-    "and doomed files, so rows commit without their blobs and destroyed reports leave files",
-)
 def test_a_savepoint_rolled_back_keeps_the_outer_transactions_blobs(
     session: Session, engine: Engine, blobs: BlobStore, tmp_path: Path
 ) -> None:
