@@ -6,7 +6,6 @@ import datetime
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -19,17 +18,6 @@ from portal.models import AuditEntry, Report, ReportKind
 from portal.services.audit import AuditAction, record, verify_chain
 
 NOW = datetime.datetime(2025, 3, 1, 9, 30, 0)
-
-
-@pytest.fixture
-def env(settings: Settings) -> dict[str, str]:
-    """The command's settings: the same database, folders and blob folder as the test's."""
-    return {
-        "PORTAL_INSTANCE_DIR": str(settings.instance_dir),
-        "PORTAL_KEYS_DIR": str(settings.keys_dir),
-        "PORTAL_DATABASE_URL": settings.database_url,
-        "PORTAL_BLOB_DIR": str(settings.blobs),
-    }
 
 
 def _run(env: dict[str, str], *arguments: str) -> Result:

@@ -10,7 +10,6 @@ import json
 import os
 import uuid
 
-import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -23,18 +22,6 @@ from portal.services.audit import verify_chain
 from portal.services.blobs import BlobStore
 
 TODAY = datetime.datetime.now(datetime.UTC).date()
-
-
-@pytest.fixture
-def env(settings: Settings) -> dict[str, str]:
-    """The command's settings: the same database, folders and blob folder as the test's."""
-    return {
-        "PORTAL_INSTANCE_DIR": str(settings.instance_dir),
-        "PORTAL_KEYS_DIR": str(settings.keys_dir),
-        "PORTAL_DATABASE_URL": settings.database_url,
-        "PORTAL_BLOB_DIR": str(settings.blobs),
-        "PORTAL_RETENTION_DAYS": "365",
-    }
 
 
 def _run(env: dict[str, str], *arguments: str) -> Result:

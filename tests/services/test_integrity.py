@@ -6,7 +6,6 @@ import datetime
 import io
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import delete
@@ -45,16 +44,6 @@ class Stored:
     note: Note
     attachment: Attachment
     reviewer: Reviewer
-
-
-@pytest.fixture
-def blobs(tmp_path: Path) -> BlobStore:
-    return BlobStore(tmp_path / "blobs")
-
-
-@pytest.fixture
-def recipients(inspectorate_identity: crypto.HybridIdentity) -> list[crypto.Recipient]:
-    return [inspectorate_identity.recipient()]
 
 
 @pytest.fixture
