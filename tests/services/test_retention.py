@@ -67,7 +67,7 @@ RECENTLY = TODAY - datetime.timedelta(days=10)
 ACTOR = "portal-cli"
 HOUR = 60 * 60
 # About SQLite's own files (PostgreSQL keeps deleted rows in its pages until VACUUM reuses them).
-SQLITE_ONLY = pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
+SQLITE_ONLY = pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
