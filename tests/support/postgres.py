@@ -27,6 +27,8 @@ CANDIDATE_SERVER_URLS = (
 # PostgreSQL copies a template only while nobody is connected to it. template1, the default,
 # is one anybody on a shared server may connect to; template0 never accepts connections.
 PRISTINE_TEMPLATE = "template0"
+# Threads dropping databases at once: enough to share checkpoints, few enough for a shared server.
+DROPPERS = 4
 
 
 class NoServer(Exception):
@@ -69,13 +71,13 @@ class Databases:
     """Creates databases for tests on one server, and drops them in the background.
 
     PostgreSQL 15 forces a checkpoint for every DROP DATABASE: on a busy server that takes
-    up to seconds, longer than the test that used the database. One thread drops them in
-    turn while the next tests run; `close` waits for every drop and raises the first that
-    failed, so none is forgotten silently."""
+    up to seconds, longer than the test that used the database. A few threads drop them while
+    the next tests run (drops waiting at the same time share one checkpoint); `close` waits
+    for every drop and raises the first that failed, so none is forgotten silently."""
 
     def __init__(self, server_url: str) -> None:
         self.server_url = server_url
-        self._dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-database")
+        self._dropper = ThreadPoolExecutor(max_workers=DROPPERS, thread_name_prefix="drop-database")
         self._drops: list[Future[None]] = []
 
     @contextmanager
