@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,10 +22,10 @@ from portal.models import Reviewer, Role
 from portal.review.context import ReviewContext
 from portal.services import reviewers
 from tests.conftest import HttpsClient
+from tests.support.pages import csrf_token
 
 PASSWORD = "correct horse battery staple"
 START = datetime.datetime(2026, 11, 25, 9, 0, 0)
-_TOKEN = re.compile(r'name="[^"]*csrf_token" type="hidden" value="([^"]+)"')
 
 
 class Clock:
@@ -97,12 +96,6 @@ def make_account(
     return make
 
 
-def token(page: TestResponse) -> str:
-    match = _TOKEN.search(page.text)
-    assert match, "the page has no form"
-    return match.group(1)
-
-
 def sign_in(
     client: FlaskClient, account: Account, clock: Clock, *, code: str | None = None
 ) -> TestResponse:
@@ -112,7 +105,7 @@ def sign_in(
     response = client.post(
         "/sign-in",
         data={
-            "csrf_token": token(page),
+            "csrf_token": csrf_token(page),
             "username": account.username,
             "password": account.password,
             "code": code or account.code(clock.now),

@@ -18,8 +18,9 @@ from portal.services.blobs import BlobStore
 from portal.services.codenames import CodenameKeys
 from portal.services.reviewers import Keyring
 from portal.services.sealing import unseal
-from tests.review.conftest import PASSWORD, Clock, reviewer_row, sign_in, token
-from tests.support.submitting import Upload, answers_for, codename_in, post_form
+from tests.review.conftest import PASSWORD, Clock, reviewer_row, sign_in
+from tests.support.pages import codename_in, csrf_token
+from tests.support.submitting import Upload, answers_for, post_form
 
 HOSTILE_NAME = "..\\..\u202etxt.exe\u202c/../../etc/passwd\u0007.txt"
 
@@ -108,11 +109,11 @@ def test_a_reply_reaches_the_submitter_and_a_note_does_not(
 
     inspector.post(
         f"/reports/{report.id}/reply",
-        data={"csrf_token": token(page), "reply-text": "Which office was this?"},
+        data={"csrf_token": csrf_token(page), "reply-text": "Which office was this?"},
     )
     inspector.post(
         f"/reports/{report.id}/notes",
-        data={"csrf_token": token(page), "note-text": "Matches two other reports."},
+        data={"csrf_token": csrf_token(page), "note-text": "Matches two other reports."},
     )
 
     session.rollback()
@@ -135,7 +136,7 @@ def test_triage_records_what_changed_and_closing_needs_an_outcome(
     report = report_in(session)
     page = inspector.get(f"/reports/{report.id}")
     form = {
-        "csrf_token": token(page),
+        "csrf_token": csrf_token(page),
         "triage-status": "assessing",
         "triage-priority": "high",
         "triage-assignee": "",

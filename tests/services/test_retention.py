@@ -56,7 +56,8 @@ from portal.services.retention import (
     overwrite_and_unlink,
     run_retention,
 )
-from tests.support.submitting import Upload, answers_for, codename_in, post_form
+from tests.support.pages import codename_in
+from tests.support.submitting import Upload, answers_for, post_form
 
 TODAY = datetime.date(2026, 11, 25)
 NOW = datetime.datetime(2026, 11, 25, 3, 0, 0)
