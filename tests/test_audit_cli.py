@@ -17,6 +17,7 @@ from portal.config import Settings, sqlite_url
 from portal.db import make_engine
 from portal.models import AuditEntry, Report, ReportKind
 from portal.services.audit import AuditAction, record, verify_chain
+from tests.support.environment import environment_for
 
 NOW = datetime.datetime(2025, 3, 1, 9, 30, 0)
 
@@ -24,12 +25,7 @@ NOW = datetime.datetime(2025, 3, 1, 9, 30, 0)
 @pytest.fixture
 def env(settings: Settings) -> dict[str, str]:
     """The command's settings: the same database, folders and blob folder as the test's."""
-    return {
-        "PORTAL_INSTANCE_DIR": str(settings.instance_dir),
-        "PORTAL_KEYS_DIR": str(settings.keys_dir),
-        "PORTAL_DATABASE_URL": settings.database_url,
-        "PORTAL_BLOB_DIR": str(settings.blobs),
-    }
+    return environment_for(settings)
 
 
 def _run(env: dict[str, str], *arguments: str) -> Result:

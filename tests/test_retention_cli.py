@@ -21,6 +21,7 @@ from portal.config import Settings
 from portal.models import AuditEntry, Outcome, Report, ReportKind, ReportStatus
 from portal.services.audit import verify_chain
 from portal.services.blobs import BlobStore
+from tests.support.environment import environment_for
 
 TODAY = datetime.datetime.now(datetime.UTC).date()
 
@@ -28,13 +29,7 @@ TODAY = datetime.datetime.now(datetime.UTC).date()
 @pytest.fixture
 def env(settings: Settings) -> dict[str, str]:
     """The command's settings: the same database, folders and blob folder as the test's."""
-    return {
-        "PORTAL_INSTANCE_DIR": str(settings.instance_dir),
-        "PORTAL_KEYS_DIR": str(settings.keys_dir),
-        "PORTAL_DATABASE_URL": settings.database_url,
-        "PORTAL_BLOB_DIR": str(settings.blobs),
-        "PORTAL_RETENTION_DAYS": "365",
-    }
+    return {**environment_for(settings), "PORTAL_RETENTION_DAYS": "365"}
 
 
 def _run(env: dict[str, str], *arguments: str) -> Result:
