@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from cryptography.hazmat.primitives.hashes import SHA1
-from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -23,6 +21,7 @@ from portal.review.context import ReviewContext
 from portal.services import reviewers
 from tests.conftest import HttpsClient
 from tests.support.pages import csrf_token
+from tests.support.reviewers import enrolled_reviewer, totp_code
 
 PASSWORD = "correct horse battery staple"
 START = datetime.datetime(2026, 11, 25, 9, 0, 0)
@@ -49,9 +48,7 @@ class Account:
     password: str = PASSWORD
 
     def code(self, at: datetime.datetime) -> str:
-        moment = at.replace(tzinfo=datetime.UTC).timestamp()
-        totp = TOTP(self.totp_secret, 6, SHA1(), 30)  # noqa: S303 (RFC 6238, as apps do)
-        return totp.generate(moment).decode()
+        return totp_code(self.totp_secret, at)
 
 
 @pytest.fixture
@@ -79,19 +76,17 @@ def make_account(
         policy = reviewers.AccountPolicy(
             password_cost=settings.password_cost, keyring_work_factor=settings.keyring_work_factor
         )
-        reviewer, code = reviewers.create_account(
+        _reviewer, totp_secret = enrolled_reviewer(
             session,
             username=username,
             role=role,
+            password=PASSWORD,
             identity=inspectorate_identity,
             policy=policy,
             now=START,
         )
-        keyring = reviewers.Keyring.unwrapped(reviewer.keyring or b"", code)
-        assert keyring is not None
-        reviewers.enrol_without_confirmation(reviewer, keyring, password=PASSWORD, policy=policy)
         session.commit()
-        return Account(username=username, role=role, totp_secret=keyring.totp_secret)
+        return Account(username=username, role=role, totp_secret=totp_secret)
 
     return make
 
