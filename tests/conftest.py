@@ -6,6 +6,7 @@ every application the tests build: tests submit forms the way a browser does.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from portal import create_review_app, create_submit_app, crypto, migrate, request_db
@@ -23,7 +25,7 @@ from portal.costs import HashCost, PasswordCost
 from portal.db import make_engine
 from portal.i18n import TRANSLATIONS_DIR
 from portal.recipients import RECIPIENTS_FILE
-from tests.support import postgres
+from tests.support import postgres, sqlite
 from tests.support.components import unavailable
 
 
@@ -47,31 +49,79 @@ CHEAP_WORK_FACTOR = 4
 
 
 @pytest.fixture(scope="session")
-def postgres_database_url() -> Iterator[str]:
-    """A database of its own for this test run on a real PostgreSQL server."""
+def postgres_databases() -> Iterator[postgres.Databases]:
+    """Where this run makes its PostgreSQL databases (skipped, or failed in CI, if nowhere)."""
     try:
         server_url = postgres.find_server_url()
     except postgres.NoServer as error:
         unavailable(str(error))
-    with postgres.throwaway_database(server_url) as url:
-        yield url
+    databases = postgres.Databases(server_url)
+    yield databases
+    databases.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_databases: postgres.Databases) -> Iterator[str]:
+    """The name of a PostgreSQL database migrated once for the whole run, for tests to copy.
+
+    Migrating takes several times as long as copying, and hundreds of tests need a migrated
+    database. Nothing may connect to it once migrated (Alembic's engine is disposed by then):
+    PostgreSQL copies a database only while it has no connections."""
+    with postgres_databases.throwaway() as url:
+        migrate.upgrade(url)
+        name = make_url(url).database
+        assert name
+        postgres.close_to_connections(postgres_databases.server_url, name)
+        yield name
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once for the whole run, for tests to copy (see postgres_template).
+
+    Nothing keeps it open: the migration disposes of its engine, and `self_contained` folds
+    the write-ahead log into the file, so copying the file alone copies the whole database."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "portal.sqlite3"
+    migrate.upgrade(sqlite_url(path))
+    return sqlite.self_contained(path)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty database: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
+def database_kind(request: pytest.FixtureRequest) -> str:
+    """Which engine the test's database runs on: every database test runs on both.
+
+    Parametrize it (indirectly) to run a test on one engine only."""
+    return str(request.param)
+
+
+@pytest.fixture
+def empty_database_url(
+    database_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A URL to an empty database of the test's own: a new SQLite file, or a PostgreSQL
+    database with no tables, dropped afterwards."""
+    if database_kind == "sqlite":
         yield sqlite_url(tmp_path / "portal.sqlite3")
         return
-    with postgres.throwaway_schema(request.getfixturevalue("postgres_database_url")) as url:
+    databases: postgres.Databases = request.getfixturevalue("postgres_databases")
+    with databases.throwaway() as url:
         yield url
 
 
 @pytest.fixture
-def database_url(empty_database_url: str) -> str:
-    """A URL to a database migrated to the newest schema."""
-    migrate.upgrade(empty_database_url)
-    return empty_database_url
+def database_url(
+    database_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A URL to a database of the test's own at the newest schema: a copy of the run's
+    migrated template, so that tests do not each pay for the migrations."""
+    if database_kind == "sqlite":
+        path = tmp_path / "portal.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield sqlite_url(path)
+        return
+    databases: postgres.Databases = request.getfixturevalue("postgres_databases")
+    with databases.throwaway(template=request.getfixturevalue("postgres_template")) as url:
+        yield url
 
 
 @pytest.fixture

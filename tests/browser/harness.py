@@ -11,20 +11,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives.hashes import SHA1
-from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal import crypto
 from portal.costs import HashCost
-from portal.custody.keyrings import Keyring
 from portal.models import Attachment, Author, Message, Report, Role
 from portal.services import reviewers, transaction
 from portal.services.codenames import CodenameHasher, CodenameKeys
 from portal.services.documents import unseal_document
 from portal.services.followup import add_message, find_report
 from portal.submit import CODENAME_SALT_FILE
+from tests.support.reviewers import enrolled_reviewer, totp_code
 
 if TYPE_CHECKING:
     from tests.browser.playwright_api import (
@@ -173,8 +171,7 @@ class ReviewerAccount:
     def code(self, *, steps_ahead: int = 0) -> str:
         """The six digits the app shows now (or `steps_ahead` 30-second steps later: a code is
         accepted once only, and one step of drift is allowed for a second sign-in)."""
-        totp = TOTP(self.totp_secret, 6, SHA1(), 30)  # noqa: S303 (RFC 6238, as apps do)
-        return totp.generate(time.time() + 30 * steps_ahead).decode()
+        return totp_code(self.totp_secret, time.time() + 30 * steps_ahead)
 
 
 @dataclass(frozen=True)
@@ -196,21 +193,17 @@ class ReviewSite:
         password = f"lantern {secrets.token_hex(4)} meadow orbit"
         policy = reviewers.AccountPolicy()
         with Session(self.engine) as session:
-            reviewer, code = reviewers.create_account(
+            _reviewer, totp_secret = enrolled_reviewer(
                 session,
                 username=username,
                 role=role,
+                password=password,
                 identity=self.identity,
                 policy=policy,
                 now=datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
             )
-            keyring = Keyring.unwrapped(reviewer.keyring or b"", code)
-            assert keyring is not None, "the new account's keyring did not open with its code"
-            reviewers.enrol_without_confirmation(
-                reviewer, keyring, password=password, policy=policy
-            )
             session.commit()
-        return ReviewerAccount(username, password, keyring.totp_secret)
+        return ReviewerAccount(username, password, totp_secret)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from portal.services.audit import AuditAction
 from portal.services.blobs import BlobStore
 from tests.review.test_audit_atomicity import ACTIONS_OF_THE_COMMAND_LINE
 from tests.support.atomicity import audit_writes_fail, state_of
+from tests.support.environment import environment_for
 
 PASSPHRASE = "a recovery passphrase for these tests"
 TODAY = datetime.datetime.now(datetime.UTC).date()
@@ -38,10 +39,8 @@ def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     keys_dir = tmp_path / "cli-keys"
     create_keys(keys_dir, PASSPHRASE, work_factor=10)
     env = {
-        "PORTAL_INSTANCE_DIR": str(settings.instance_dir),
+        **environment_for(settings),
         "PORTAL_KEYS_DIR": str(keys_dir),
-        "PORTAL_DATABASE_URL": settings.database_url,
-        "PORTAL_BLOB_DIR": str(settings.blobs),
         "PORTAL_RECOVERY_PASSPHRASE": PASSPHRASE,
         "PORTAL_RETENTION_DAYS": "30",
     }

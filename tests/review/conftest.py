@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from cryptography.hazmat.primitives.hashes import SHA1
-from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -19,15 +16,15 @@ from werkzeug.test import TestResponse
 
 from portal import create_review_app, crypto, request_db
 from portal.config import Settings
-from portal.custody.keyrings import Keyring
 from portal.models import Reviewer, Role
 from portal.review.context import ReviewContext
 from portal.services import reviewers
 from tests.conftest import HttpsClient
+from tests.support.pages import csrf_token
+from tests.support.reviewers import enrolled_reviewer, totp_code
 
 PASSWORD = "correct horse battery staple"
 START = datetime.datetime(2026, 11, 25, 9, 0, 0)
-_TOKEN = re.compile(r'name="[^"]*csrf_token" type="hidden" value="([^"]+)"')
 
 
 class Clock:
@@ -51,9 +48,7 @@ class Account:
     password: str = PASSWORD
 
     def code(self, at: datetime.datetime) -> str:
-        moment = at.replace(tzinfo=datetime.UTC).timestamp()
-        totp = TOTP(self.totp_secret, 6, SHA1(), 30)  # noqa: S303 (RFC 6238, as apps do)
-        return totp.generate(moment).decode()
+        return totp_code(self.totp_secret, at)
 
 
 @pytest.fixture
@@ -81,27 +76,19 @@ def make_account(
         policy = reviewers.AccountPolicy(
             password_cost=settings.password_cost, keyring_work_factor=settings.keyring_work_factor
         )
-        reviewer, code = reviewers.create_account(
+        _reviewer, totp_secret = enrolled_reviewer(
             session,
             username=username,
             role=role,
+            password=PASSWORD,
             identity=inspectorate_identity,
             policy=policy,
             now=START,
         )
-        keyring = Keyring.unwrapped(reviewer.keyring or b"", code)
-        assert keyring is not None
-        reviewers.enrol_without_confirmation(reviewer, keyring, password=PASSWORD, policy=policy)
         session.commit()
-        return Account(username=username, role=role, totp_secret=keyring.totp_secret)
+        return Account(username=username, role=role, totp_secret=totp_secret)
 
     return make
-
-
-def token(page: TestResponse) -> str:
-    match = _TOKEN.search(page.text)
-    assert match, "the page has no form"
-    return match.group(1)
 
 
 def sign_in(
@@ -113,7 +100,7 @@ def sign_in(
     response = client.post(
         "/sign-in",
         data={
-            "csrf_token": token(page),
+            "csrf_token": csrf_token(page),
             "username": account.username,
             "password": account.password,
             "code": code or account.code(clock.now),

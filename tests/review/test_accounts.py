@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from portal.custody.keyrings import Keyring
 from portal.models import AuditEntry, ReviewSession, Role
-from tests.review.conftest import PASSWORD, Account, Clock, reviewer_row, sign_in, token
+from tests.review.conftest import PASSWORD, Account, Clock, reviewer_row, sign_in
+from tests.support.pages import csrf_token
 
 NEW_PASSWORD = "a brand new passphrase, quite long"
 
@@ -19,7 +20,8 @@ NEW_PASSWORD = "a brand new passphrase, quite long"
 def create_through_the_page(client, username: str, role: str = "inspector") -> str:  # type: ignore[no-untyped-def]
     page = client.get("/admin/accounts/new")
     response = client.post(
-        "/admin/accounts/new", data={"csrf_token": token(page), "username": username, "role": role}
+        "/admin/accounts/new",
+        data={"csrf_token": csrf_token(page), "username": username, "role": role},
     )
     assert response.status_code == 200, response.text
     return re.search(r'<p class="codename">([^<]+)</p>', response.text).group(1)  # type: ignore[union-attr]
@@ -28,7 +30,7 @@ def create_through_the_page(client, username: str, role: str = "inspector") -> s
 def enrol_through_the_pages(client, clock: Clock, username: str, code: str) -> Account:  # type: ignore[no-untyped-def]
     page = client.get("/enrol")
     response = client.post(
-        "/enrol", data={"csrf_token": token(page), "username": username, "code": code}
+        "/enrol", data={"csrf_token": csrf_token(page), "username": username, "code": code}
     )
     assert response.headers["Location"] == "/enrol/set-up"
     setup = client.get("/enrol/set-up")
@@ -39,7 +41,7 @@ def enrol_through_the_pages(client, clock: Clock, username: str, code: str) -> A
     finished = client.post(
         "/enrol/set-up",
         data={
-            "csrf_token": token(setup),
+            "csrf_token": csrf_token(setup),
             "password": NEW_PASSWORD,
             "confirm": NEW_PASSWORD,
             "code": account.code(clock.now),
@@ -71,7 +73,7 @@ def test_an_administrator_creates_an_account_that_its_owner_enrols(
     stranger = review_app.test_client()
     page = stranger.get("/enrol")
     reused = stranger.post(
-        "/enrol", data={"csrf_token": token(page), "username": "ben", "code": code}
+        "/enrol", data={"csrf_token": csrf_token(page), "username": "ben", "code": code}
     )
     assert "do not match" in reused.text
     actions = session.scalars(select(AuditEntry.action)).all()
@@ -89,7 +91,7 @@ def test_an_enrolment_code_expires_after_seven_days(
     client = review_app.test_client()
     page = client.get("/enrol")
     response = client.post(
-        "/enrol", data={"csrf_token": token(page), "username": "ben", "code": code}
+        "/enrol", data={"csrf_token": csrf_token(page), "username": "ben", "code": code}
     )
 
     assert response.status_code == 200
@@ -104,13 +106,13 @@ def test_a_weak_password_or_wrong_code_does_not_finish_enrolment(
     code = create_through_the_page(admin, "ben")
     client = review_app.test_client()
     page = client.get("/enrol")
-    client.post("/enrol", data={"csrf_token": token(page), "username": "ben", "code": code})
+    client.post("/enrol", data={"csrf_token": csrf_token(page), "username": "ben", "code": code})
     setup = client.get("/enrol/set-up")
 
     weak = client.post(
         "/enrol/set-up",
         data={
-            "csrf_token": token(setup),
+            "csrf_token": csrf_token(setup),
             "password": "short",
             "confirm": "short",
             "code": "123456",
@@ -119,7 +121,7 @@ def test_a_weak_password_or_wrong_code_does_not_finish_enrolment(
     wrong_code = client.post(
         "/enrol/set-up",
         data={
-            "csrf_token": token(setup),
+            "csrf_token": csrf_token(setup),
             "password": NEW_PASSWORD,
             "confirm": NEW_PASSWORD,
             "code": "000000",
@@ -141,7 +143,7 @@ def test_changing_the_password_rewraps_the_keys(
     response = client.post(
         "/account/password",
         data={
-            "csrf_token": token(page),
+            "csrf_token": csrf_token(page),
             "current": PASSWORD,
             "password": NEW_PASSWORD,
             "confirm": NEW_PASSWORD,
@@ -166,7 +168,7 @@ def test_revoking_an_account_ends_its_sessions_and_deletes_its_keys(
 
     # When the administrator revokes the inspector
     page = admin.get("/account/password")
-    response = admin.post(f"/admin/accounts/{ben_id}/revoke", data={"csrf_token": token(page)})
+    response = admin.post(f"/admin/accounts/{ben_id}/revoke", data={"csrf_token": csrf_token(page)})
 
     # Then the inspector's open session ends at once, and their keys are gone
     assert "ben can no longer sign in" in response.text
@@ -188,7 +190,7 @@ def test_an_administrator_cannot_revoke_themselves(
 
     response = admin.post(
         f"/admin/accounts/{reviewer_row(session, 'ada').id}/revoke",
-        data={"csrf_token": token(page)},
+        data={"csrf_token": csrf_token(page)},
     )
 
     assert response.status_code == 409

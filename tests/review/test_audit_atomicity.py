@@ -25,9 +25,10 @@ from portal import create_submit_app, request_db
 from portal.config import Settings
 from portal.models import AuditEntry, Report, Role
 from portal.services.audit import AuditAction
-from tests.review.conftest import Account, Clock, sign_in, token
+from tests.review.conftest import Account, Clock, sign_in
 from tests.review.test_accounts import NEW_PASSWORD, create_through_the_page
 from tests.support.atomicity import audit_writes_fail, state_of
+from tests.support.pages import csrf_token
 from tests.support.submitting import Upload, answers_for, post_form
 
 CANARY = "canary-atomic-5d21c8"
@@ -56,7 +57,7 @@ class Scene:
 
     def admin_post(self, path: str, fields: dict[str, str]) -> Callable[[], TestResponse]:
         """The POST, ready to send with a token from the page it is sent from."""
-        data = {"csrf_token": token(self.report_page()), **fields}
+        data = {"csrf_token": csrf_token(self.report_page()), **fields}
         return lambda: self.admin.post(path, data=data)
 
 
@@ -153,7 +154,7 @@ def _export(scene: Scene) -> Callable[[], TestResponse]:
 
 def _create_account(scene: Scene) -> Callable[[], TestResponse]:
     page = scene.admin.get("/admin/accounts/new")
-    data = {"csrf_token": token(page), "username": "ben", "role": "inspector"}
+    data = {"csrf_token": csrf_token(page), "username": "ben", "role": "inspector"}
     return lambda: scene.admin.post("/admin/accounts/new", data=data)
 
 
@@ -162,14 +163,14 @@ def _revoke(scene: Scene) -> Callable[[], TestResponse]:
     (path,) = re.findall(
         r'<td>ivy</td>.*?action="(/admin/accounts/[^"]+/revoke)"', accounts.text, re.S
     )
-    data = {"csrf_token": token(accounts)}
+    data = {"csrf_token": csrf_token(accounts)}
     return lambda: scene.admin.post(path, data=data)
 
 
 def _change_password(scene: Scene) -> Callable[[], TestResponse]:
     page = scene.admin.get("/account/password")
     data = {
-        "csrf_token": token(page),
+        "csrf_token": csrf_token(page),
         "current": scene.admin_account.password,
         "password": NEW_PASSWORD,
         "confirm": NEW_PASSWORD,
@@ -178,7 +179,7 @@ def _change_password(scene: Scene) -> Callable[[], TestResponse]:
 
 
 def _sign_out(scene: Scene) -> Callable[[], TestResponse]:
-    data = {"csrf_token": token(scene.admin.get("/account/password"))}
+    data = {"csrf_token": csrf_token(scene.admin.get("/account/password"))}
     return lambda: scene.admin.post("/sign-out", data=data)
 
 
@@ -186,13 +187,13 @@ def _enrol(scene: Scene) -> Callable[[], TestResponse]:
     code = create_through_the_page(scene.admin, "ben")
     newcomer = scene.app.test_client()
     page = newcomer.get("/enrol")
-    newcomer.post("/enrol", data={"csrf_token": token(page), "username": "ben", "code": code})
+    newcomer.post("/enrol", data={"csrf_token": csrf_token(page), "username": "ben", "code": code})
     setup = newcomer.get("/enrol/set-up")
     key = re.search(r'<code class="secret-text">([^<]+)</code>', setup.text).group(1)  # type: ignore[union-attr]
     secret = base64.b32decode(key.replace(" ", "") + "=" * (-len(key.replace(" ", "")) % 8))
     account = Account("ben", Role.INSPECTOR, secret, password=NEW_PASSWORD)
     data = {
-        "csrf_token": token(setup),
+        "csrf_token": csrf_token(setup),
         "password": NEW_PASSWORD,
         "confirm": NEW_PASSWORD,
         "code": account.code(scene.clock.now),
@@ -205,7 +206,7 @@ def _view_audit_log(scene: Scene) -> Callable[[], TestResponse]:
 
 
 def _verify_audit_log(scene: Scene) -> Callable[[], TestResponse]:
-    data = {"csrf_token": token(scene.auditor.get("/audit"))}
+    data = {"csrf_token": csrf_token(scene.auditor.get("/audit"))}
     return lambda: scene.auditor.post("/audit/verify", data=data)
 
 

@@ -19,8 +19,9 @@ from portal import create_submit_app, request_db
 from portal.config import Settings
 from portal.models import AuditEntry, Report, Role
 from portal.services.audit import AuditAction, verify_chain
-from tests.review.conftest import Account, Clock, sign_in, token
+from tests.review.conftest import Account, Clock, sign_in
 from tests.review.test_accounts import NEW_PASSWORD, create_through_the_page
+from tests.support.pages import csrf_token
 from tests.support.submitting import Upload, answers_for, post_form
 
 CANARY = "canary-audit-7f3e91"
@@ -115,7 +116,7 @@ def test_every_page_action_leaves_one_entry_with_no_report_content(
     assert admin.get(file_path).status_code == 200
     download = expect(AuditAction.ATTACHMENT_DOWNLOADED, "ada", report_id)
     assert attachment_id in download.detail
-    csrf = token(page)
+    csrf = csrf_token(page)
     admin.post(f"/reports/{report_id}/reply", data={"csrf_token": csrf, "reply-text": "Thanks."})
     expect(AuditAction.REPLY_SENT, "ada", report_id)
     admin.post(f"/reports/{report_id}/notes", data={"csrf_token": csrf, "note-text": "Noted."})
@@ -142,7 +143,7 @@ def test_every_page_action_leaves_one_entry_with_no_report_content(
     (revoke,) = re.findall(
         r'<td>ben</td>.*?action="(/admin/accounts/[^"]+/revoke)"', accounts.text, re.S
     )
-    admin.post(revoke, data={"csrf_token": token(accounts)})
+    admin.post(revoke, data={"csrf_token": csrf_token(accounts)})
     expect(AuditAction.ACCOUNT_REVOKED, "ada")
 
     # A password change, and signing out
@@ -150,14 +151,14 @@ def test_every_page_action_leaves_one_entry_with_no_report_content(
     admin.post(
         "/account/password",
         data={
-            "csrf_token": token(form),
+            "csrf_token": csrf_token(form),
             "current": admin_account.password,
             "password": NEW_PASSWORD,
             "confirm": NEW_PASSWORD,
         },
     )
     expect(AuditAction.PASSWORD_CHANGED, "ada")
-    admin.post("/sign-out", data={"csrf_token": token(form)})
+    admin.post("/sign-out", data={"csrf_token": csrf_token(form)})
     expect(AuditAction.SIGN_OUT, "ada")
 
     # The auditor's reading and checking of the log
@@ -166,7 +167,7 @@ def test_every_page_action_leaves_one_entry_with_no_report_content(
     expect(AuditAction.SIGN_IN, "aud")
     log = auditor.get("/audit")
     expect(AuditAction.AUDIT_VIEWED, "aud")
-    auditor.post("/audit/verify", data={"csrf_token": token(log)})
+    auditor.post("/audit/verify", data={"csrf_token": csrf_token(log)})
     expect(AuditAction.AUDIT_VERIFIED, "aud")
 
     # Then every action is accounted for, nothing from the report reached the log, and the chain

@@ -20,7 +20,8 @@ from portal import create_review_app, create_submit_app, request_db
 from portal.config import Settings
 from portal.models import Attachment, Report, Reviewer, Role
 from portal.services import reviewers
-from tests.review.conftest import Clock, sign_in, token
+from tests.review.conftest import Clock, sign_in
+from tests.support.pages import csrf_token
 from tests.support.submitting import Upload, answers_for, post_form
 
 READERS = frozenset({Role.INSPECTOR, Role.ADMIN})
@@ -121,7 +122,7 @@ def test_every_route_against_every_kind_of_visitor(
     # When each visitor makes every request (with their session's CSRF token)
     failures = []
     for name, client in visitors.items():
-        csrf = token(client.get("/sign-in"))
+        csrf = csrf_token(client.get("/sign-in"))
         for endpoint, method, path in _requests(review_app, arguments):
             if endpoint == "auth.sign_out":
                 continue  # checked last, so the visitor stays signed in for the rest
@@ -134,7 +135,7 @@ def test_every_route_against_every_kind_of_visitor(
     assert not failures, "\n".join(failures)
     for name, client in visitors.items():
         expected = _expected(EXPECTED["auth.sign_out"], name)
-        assert _outcome(client, "POST", "/sign-out", token(client.get("/sign-in"))) == expected
+        assert _outcome(client, "POST", "/sign-out", csrf_token(client.get("/sign-in"))) == expected
 
 
 def _expected(access: frozenset[Role] | str, visitor: str) -> str:
@@ -186,7 +187,7 @@ def test_an_enrolling_account_can_only_finish_enrolling(
     session.commit()
     client = review_app.test_client()
     page = client.get("/enrol")
-    client.post("/enrol", data={"csrf_token": token(page), "username": "new", "code": code})
+    client.post("/enrol", data={"csrf_token": csrf_token(page), "username": "new", "code": code})
 
     # Then every other page sends it back to finish
     response = client.get(path)

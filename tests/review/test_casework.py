@@ -18,8 +18,9 @@ from portal.models import Attachment, AuditEntry, Message, Note, Report, ReportS
 from portal.services.blobs import BlobStore
 from portal.services.codenames import CodenameKeys
 from portal.services.documents import unseal_document
-from tests.review.conftest import PASSWORD, Clock, reviewer_row, sign_in, token
-from tests.support.submitting import Upload, answers_for, codename_in, post_form
+from tests.review.conftest import PASSWORD, Clock, reviewer_row, sign_in
+from tests.support.pages import codename_in, csrf_token
+from tests.support.submitting import Upload, answers_for, post_form
 
 HOSTILE_NAME = "..\\..\u202etxt.exe\u202c/../../etc/passwd\u0007.txt"
 
@@ -108,28 +109,20 @@ def test_a_reply_reaches_the_submitter_and_a_note_does_not(
 
     inspector.post(
         f"/reports/{report.id}/reply",
-        data={"csrf_token": token(page), "reply-text": "Which office was this?"},
+        data={"csrf_token": csrf_token(page), "reply-text": "Which office was this?"},
     )
     inspector.post(
         f"/reports/{report.id}/notes",
-        data={"csrf_token": token(page), "note-text": "Matches two other reports."},
+        data={"csrf_token": csrf_token(page), "note-text": "Matches two other reports."},
     )
 
     session.rollback()
     message = session.scalars(select(Message)).one()
     note = session.scalars(select(Note)).one()
-    assert (
-        unseal_document(message.content, [submitted.reply_identity])["text"]
-        == "Which office was this?"
-    )
-    assert (
-        unseal_document(message.content, [inspectorate_identity])["text"]
-        == "Which office was this?"
-    )
-    assert (
-        unseal_document(note.content, [inspectorate_identity])["text"]
-        == "Matches two other reports."
-    )
+    question, finding = "Which office was this?", "Matches two other reports."
+    assert unseal_document(message.content, [submitted.reply_identity])["text"] == question
+    assert unseal_document(message.content, [inspectorate_identity])["text"] == question
+    assert unseal_document(note.content, [inspectorate_identity])["text"] == finding
     with pytest.raises(crypto.NoIdentityMatch):
         unseal_document(note.content, [submitted.reply_identity])
     shown = inspector.get(f"/reports/{report.id}").text
@@ -144,7 +137,7 @@ def test_triage_records_what_changed_and_closing_needs_an_outcome(
     report = report_in(session)
     page = inspector.get(f"/reports/{report.id}")
     form = {
-        "csrf_token": token(page),
+        "csrf_token": csrf_token(page),
         "triage-status": "assessing",
         "triage-priority": "high",
         "triage-assignee": "",

@@ -14,7 +14,8 @@ from portal.costs import PasswordCost
 from portal.custody.session_vault import open_keyring
 from portal.models import AuditEntry, ReviewSession, Role
 from portal.services.review_sessions import SessionTicket
-from tests.review.conftest import PASSWORD, Account, Clock, reviewer_row, sign_in, token
+from tests.review.conftest import PASSWORD, Account, Clock, reviewer_row, sign_in
+from tests.support.pages import csrf_token
 from tests.support.submitting import everything_stored
 
 REFUSED = "The username, password or code is not right."
@@ -132,7 +133,7 @@ def test_after_sign_out_the_session_and_its_sealed_keys_are_gone(
 
     # When they sign out
     page = client.get("/account/password")
-    response = client.post("/sign-out", data={"csrf_token": token(page)})
+    response = client.post("/sign-out", data={"csrf_token": csrf_token(page)})
 
     # Then the row is gone, the cookie forgets the key, and the sealed keyring is nowhere
     assert "You have signed out" in response.text
@@ -164,7 +165,7 @@ def test_the_password_is_never_what_opens_a_session_alone(
 
     response = client.post(
         "/sign-in",
-        data={"csrf_token": token(page), "username": "ada", "password": PASSWORD, "code": ""},
+        data={"csrf_token": csrf_token(page), "username": "ada", "password": PASSWORD, "code": ""},
     )
 
     assert response.status_code == 200

@@ -56,7 +56,8 @@ from portal.services.retention import (
     destroy_report,
     due_for_destruction,
 )
-from tests.support.submitting import Upload, answers_for, codename_in, post_form
+from tests.support.pages import codename_in
+from tests.support.submitting import Upload, answers_for, post_form
 
 TODAY = datetime.date(2026, 11, 25)
 NOW = datetime.datetime(2026, 11, 25, 3, 0, 0)
@@ -67,7 +68,7 @@ RECENTLY = TODAY - datetime.timedelta(days=10)
 ACTOR = "portal-cli"
 HOUR = 60 * 60
 # About SQLite's own files (PostgreSQL keeps deleted rows in its pages until VACUUM reuses them).
-SQLITE_ONLY = pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
+SQLITE_ONLY = pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from portal import crypto
+from portal.custody.keyrings import Keyring
 from portal.models import Reviewer, ReviewSession, Role
 from portal.services import reviewers, transaction
 from portal.services.review_sessions import (
@@ -60,7 +61,7 @@ def account(
         policy=account_policy,
         now=NOW,
     )
-    keyring = reviewers.Keyring.unwrapped(reviewer.keyring or b"", code)
+    keyring = Keyring.unwrapped(reviewer.keyring or b"", code)
     assert keyring is not None
     reviewers.enrol_without_confirmation(
         reviewer, keyring, password=PASSWORD, policy=account_policy

@@ -20,7 +20,8 @@ from portal.services.codenames import CodenameHasher
 from portal.services.documents import unseal_document
 from portal.services.followup import add_message
 from portal.submit.context import SubmitContext
-from tests.support.submitting import Upload, answers_for, codename_in, csrf_token, post_form
+from tests.support.pages import codename_in, csrf_token
+from tests.support.submitting import Upload, answers_for, post_form
 
 TODAY = datetime.date(2026, 11, 25)
 

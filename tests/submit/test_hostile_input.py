@@ -28,10 +28,10 @@ from portal.db import make_engine
 from portal.models import Attachment, Message, Report, ReportContent
 from portal.services.blobs import NewBlob
 from portal.services.documents import unseal_document
+from tests.support.pages import csrf_token
 from tests.support.submitting import (
     Upload,
     answers_for,
-    csrf_token,
     files_under,
     post_form,
 )

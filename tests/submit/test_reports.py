@@ -28,10 +28,10 @@ from portal.config import Settings
 from portal.models import Attachment, Report, ReportKind
 from portal.services.blobs import BlobStore
 from portal.services.documents import unseal_document
+from tests.support.pages import codename_in
 from tests.support.submitting import (
     Upload,
     answers_for,
-    codename_in,
     everything_stored,
     files_under,
     post_form,

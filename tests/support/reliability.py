@@ -45,6 +45,7 @@ from portal.models import Attachment, Message, Report
 from portal.services.codenames import CodenameHasher
 from portal.services.documents import unseal_document
 from tests.support.gunicorn import free_port
+from tests.support.pages import codename_or_none, csrf_token_or_none
 from tests.support.submitting import answers_for
 
 REQUEST_TIMEOUT_SECONDS = 30
@@ -53,8 +54,6 @@ NOT_SAVED = "told not saved"
 NO_ANSWER = "no answer"
 UNEXPECTED = "unexpected answer"
 
-_CSRF_TOKEN = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"')
-_CODENAME = re.compile(rb'class="codename-words">([^<]+)<')
 _CANARY = re.compile(r"canary-[0-9a-f]{16}")
 _NOT_SAVED_TEXT = b"has not been saved"
 _STAGED = re.compile(r"\.([0-9a-f-]{36})\.age\.part")
@@ -128,7 +127,7 @@ def submit_once(host: str, port: int, rng: random.Random, files_every: int = 3) 
         status, headers, page = _request(host, port, "GET", f"/report/{kind}", None, {})
     except _NO_ANSWER_ERRORS:
         return None
-    token = _CSRF_TOKEN.search(page)
+    token = csrf_token_or_none(page)
     cookies = [value.split(";", 1)[0] for value in headers.get_all("Set-Cookie") or []]
     if status != 200 or token is None or not cookies:
         return None
@@ -140,7 +139,7 @@ def submit_once(host: str, port: int, rng: random.Random, files_every: int = 3) 
         size = rng.choice((0, 100, 4_000, 60_000, 300_000))
         file = f"evidence for {canary}\n".encode() + os.urandom(size)
     body, content_type = multipart_body(
-        {"csrf_token": token.group(1).decode(), **answers_for(kind, canary)},
+        {"csrf_token": token, **answers_for(kind, canary)},
         [(f"{canary}.bin", "application/octet-stream", file)] if file is not None else [],
     )
     attempt = Attempt(canary=canary, kind=kind, file=file)
@@ -157,9 +156,9 @@ def submit_once(host: str, port: int, rng: random.Random, files_every: int = 3) 
         attempt.outcome, attempt.detail = NO_ANSWER, type(error).__name__
         return attempt
     attempt.status = status
-    codename = _CODENAME.search(page)
+    codename = codename_or_none(page)
     if status == 200 and codename:
-        attempt.outcome, attempt.codename = ACKNOWLEDGED, codename.group(1).decode()
+        attempt.outcome, attempt.codename = ACKNOWLEDGED, codename
     elif _NOT_SAVED_TEXT in page:
         attempt.outcome = NOT_SAVED
     else:

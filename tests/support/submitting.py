@@ -4,7 +4,6 @@ what was kept afterwards."""
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +13,7 @@ from sqlalchemy import create_engine, inspect, text
 from werkzeug.test import TestResponse
 
 from portal.config import Settings
-
-_CSRF_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-_CODENAME = re.compile(r'class="codename-words">([^<]+)<')
+from tests.support.pages import csrf_token
 
 
 @dataclass(frozen=True)
@@ -24,18 +21,6 @@ class Upload:
     content: bytes
     name: str
     content_type: str = "application/octet-stream"
-
-
-def csrf_token(page: TestResponse) -> str:
-    match = _CSRF_TOKEN.search(page.text)
-    assert match, "the page has no form with a CSRF token"
-    return match.group(1)
-
-
-def codename_in(page: TestResponse) -> str:
-    match = _CODENAME.search(page.text)
-    assert match, "the page shows no codename"
-    return match.group(1)
 
 
 def post_form(

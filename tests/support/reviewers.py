@@ -1,0 +1,50 @@
+"""Review-site accounts for tests: enrolled without the enrolment pages, and their TOTP codes.
+
+Tests of what reviewers do need an account that is already enrolled, made as
+`portal users add --enrolled` makes one; the enrolment pages have tests of their own.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from cryptography.hazmat.primitives.hashes import SHA1
+from cryptography.hazmat.primitives.twofactor.totp import TOTP
+from sqlalchemy.orm import Session
+
+from portal import crypto
+from portal.custody.keyrings import Keyring
+from portal.models import Reviewer, Role
+from portal.services import reviewers
+
+
+def totp_code(secret: bytes, at: datetime.datetime | float) -> str:
+    """The six digits an authenticator app shows at `at`: a Unix time, or a datetime (naive
+    ones are UTC, as the review site's clock is). Made with cryptography's TOTP directly,
+    not by the portal's code under test."""
+    if isinstance(at, datetime.datetime):
+        aware = at if at.tzinfo else at.replace(tzinfo=datetime.UTC)
+        at = aware.timestamp()
+    totp = TOTP(secret, 6, SHA1(), 30)  # noqa: S303 (RFC 6238, as apps do)
+    return totp.generate(at).decode()
+
+
+def enrolled_reviewer(
+    session: Session,
+    *,
+    username: str,
+    role: Role,
+    password: str,
+    identity: crypto.HybridIdentity,
+    policy: reviewers.AccountPolicy,
+    now: datetime.datetime,
+) -> tuple[Reviewer, bytes]:
+    """A new, enrolled account in `session` (not committed: the caller owns the transaction),
+    and its TOTP secret, which only the account's own authenticator app would know."""
+    reviewer, code = reviewers.create_account(
+        session, username=username, role=role, identity=identity, policy=policy, now=now
+    )
+    keyring = Keyring.unwrapped(reviewer.keyring or b"", code)
+    assert keyring is not None, "the new account's keyring did not open with its code"
+    reviewers.enrol_without_confirmation(reviewer, keyring, password=password, policy=policy)
+    return reviewer, keyring.totp_secret
