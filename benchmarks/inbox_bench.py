@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from portal import create_review_app, crypto, db, migrate, request_db
 from portal.config import PROJECT_ROOT, Settings, sqlite_url
-from portal.custody.keyrings import Keyring
+from portal.custody.host_key import load_or_create as load_or_create_host_key
 from portal.domain import REGIONS
 from portal.models import (
     Outcome,
@@ -317,6 +317,8 @@ def create_admin(settings: Settings, identity: crypto.HybridIdentity) -> Admin:
         password_cost=settings.password_cost, keyring_work_factor=settings.keyring_work_factor
     )
     username, password = "bench-admin", " ".join(random_words(5))
+    # The review-host key the review site loads: its instance folder's, made on first use.
+    host_key = load_or_create_host_key(settings.instance_dir)
     engine = db.make_engine(settings.database_url)
     try:
         with Session(engine) as session:
@@ -326,13 +328,14 @@ def create_admin(settings: Settings, identity: crypto.HybridIdentity) -> Admin:
                 role=Role.ADMIN,
                 identity=identity,
                 policy=policy,
+                host_key=host_key,
                 now=utc_now(),
             )
-            keyring = Keyring.unwrapped(reviewer.keyring or b"", code)
+            keyring = reviewers.open_keyring(reviewer, code, host_key)
             if keyring is None:
                 raise SystemExit("the new account's enrolment code did not open its keyring")
             reviewers.enrol_without_confirmation(
-                reviewer, keyring, password=password, policy=policy
+                reviewer, keyring, password=password, policy=policy, host_key=host_key
             )
             session.commit()
     finally:

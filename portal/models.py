@@ -263,18 +263,26 @@ class Reviewer(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[Role] = mapped_column(_stored_enum(Role, "reviewer_role"))
-    # Argon2id of the password (parameters, salt and hash); None until the account is enrolled.
+    # Argon2id of the password (parameters, salt and hash), keyed by the review-host key from
+    # custody version 2; None until the account is enrolled.
     password_hash: Mapped[str | None] = mapped_column(String(200))
     # Encrypted (age, scrypt): the TOTP secret and, except for auditors, the inspectorate's
     # identity; under the one-time enrolment code until enrolment, then under the password.
+    # From custody version 2, sealed under the review-host key as well.
     keyring: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The TOTP secret sealed under the review-host key (custody version 2), so a code can be
+    # checked before the password is.
+    totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # 1: keyring and hashes as before the review-host key; 2: sealed and keyed by it. A
+    # version 1 account is moved to version 2 the next time its owner signs in or enrols.
+    custody_version: Mapped[int] = mapped_column(default=2)
     # Argon2id of the one-time enrolment code; None once used.
     enrolment_hash: Mapped[str | None] = mapped_column(String(200))
     enrolment_expires_at: Mapped[datetime.datetime | None]
     # The last TOTP time step accepted: a code is accepted once only.
     last_totp_step: Mapped[int | None]
+    # Failed sign-ins since the last success: shown to administrators, never a lock.
     failed_sign_ins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime.datetime | None]
     created_at: Mapped[datetime.datetime]
     revoked_at: Mapped[datetime.datetime | None]
 
@@ -299,7 +307,8 @@ class ReviewSession(Base):
     )
     created_at: Mapped[datetime.datetime]
     last_seen_at: Mapped[datetime.datetime]
-    # The reviewer's keyring, encrypted under the cookie's session key (ChaCha20-Poly1305).
+    # The reviewer's keyring, encrypted under a key derived from the cookie's session key and
+    # the review-host key (ChaCha20-Poly1305): neither alone opens it.
     sealed_keyring: Mapped[bytes] = mapped_column(LargeBinary)
     # True while an account is half way through enrolment (password set, TOTP not confirmed).
     enrolling: Mapped[bool] = mapped_column(default=False)

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from portal import create_review_app, create_submit_app, crypto, migrate, request_db
 from portal.config import Settings, sqlite_url
 from portal.costs import HashCost, PasswordCost
+from portal.custody.host_key import HostKey
+from portal.custody.host_key import load_or_create as load_or_create_host_key
 from portal.db import make_engine
 from portal.i18n import TRANSLATIONS_DIR
 from portal.recipients import RECIPIENTS_FILE
@@ -167,6 +169,13 @@ def settings(tmp_path: Path, keys_dir: Path, database_url: str) -> Settings:
         password_cost=CHEAP_PASSWORD_COST,
         keyring_work_factor=CHEAP_WORK_FACTOR,
     )
+
+
+@pytest.fixture
+def host_key(settings: Settings) -> HostKey:
+    """The review-host key of the test's review site (its instance folder's, made on first use:
+    the review site and the command line load the same one)."""
+    return load_or_create_host_key(settings.instance_dir)
 
 
 class HttpsClient(FlaskClient):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from portal import create_submit_app, crypto, request_db
 from portal.config import Settings
+from portal.custody.host_key import HostKey
 from portal.models import (
     Attachment,
     Author,
@@ -38,13 +39,17 @@ from tests.support.submitting import Upload, answers_for, post_form
 
 NOW = datetime.datetime(2026, 11, 25, 10, 0)
 
-# Each encrypted column, and how it is read: keyrings are scrypt files under a password.
+# Each encrypted column, and how it is read: keyrings are scrypt files under a password (from
+# custody version 2 sealed under the review-host key as well, DESIGN decision 3).
 ENCRYPTED = {
     ("report_contents", "content"): "the report's answers, to the inspectorate",
     ("messages", "content"): "a follow-up or reply, to the inspectorate and the submitter",
     ("notes", "content"): "an internal note, to the inspectorate",
     ("attachments", "details"): "a file's name, type, size and metadata outcome",
-    ("reviewers", "keyring"): "a reviewer's TOTP secret and copy of the identity, under scrypt",
+    ("reviewers", "keyring"): (
+        "a reviewer's TOTP secret and copy of the identity, under scrypt, sealed under the "
+        "review-host key"
+    ),
 }
 CLEAR = {
     ("reports", "id"): "random: reveals neither count nor order",
@@ -80,19 +85,24 @@ CLEAR = {
     ("reviewers", "id"): "random",
     ("reviewers", "username"): "sign-in",
     ("reviewers", "role"): "what the account may do",
-    ("reviewers", "password_hash"): "Argon2id of the password",
-    ("reviewers", "enrolment_hash"): "Argon2id of the one-time enrolment code",
+    ("reviewers", "password_hash"): "Argon2id of the password, keyed by the review-host key",
+    ("reviewers", "totp_sealed"): "the TOTP secret, sealed under the review-host key",
+    ("reviewers", "custody_version"): "whether the keyring and hashes use the review-host key",
+    ("reviewers", "enrolment_hash"): (
+        "Argon2id of the one-time enrolment code, keyed by the review-host key"
+    ),
     ("reviewers", "enrolment_expires_at"): "the code's expiry",
     ("reviewers", "last_totp_step"): "a TOTP code is accepted once only",
-    ("reviewers", "failed_sign_ins"): "throttling",
-    ("reviewers", "locked_until"): "throttling",
+    ("reviewers", "failed_sign_ins"): "failures since the last success, shown to administrators",
     ("reviewers", "created_at"): "a reviewer's account, not a submitter's time",
     ("reviewers", "revoked_at"): "a reviewer's account, not a submitter's time",
     ("review_sessions", "id"): "SHA-256 of the cookie's token, not the token",
     ("review_sessions", "reviewer_id"): "whose session",
     ("review_sessions", "created_at"): "absolute timeout",
     ("review_sessions", "last_seen_at"): "idle timeout",
-    ("review_sessions", "sealed_keyring"): "ChaCha20-Poly1305 under a key only the cookie holds",
+    ("review_sessions", "sealed_keyring"): (
+        "ChaCha20-Poly1305 under the cookie's key and the review-host key"
+    ),
     ("review_sessions", "enrolling"): "an enrolment half done",
     ("audit_log", "sequence"): "order of reviewer actions",
     ("audit_log", "occurred_at"): "when a reviewer acted (not a submitter)",
@@ -132,7 +142,10 @@ def test_the_migrated_database_has_exactly_the_declared_columns(engine) -> None:
 
 @pytest.fixture
 def full_run(
-    settings: Settings, session: Session, inspectorate_identity: crypto.HybridIdentity
+    settings: Settings,
+    session: Session,
+    inspectorate_identity: crypto.HybridIdentity,
+    host_key: HostKey,
 ) -> Session:
     """Every report kind with files, a follow-up with a file, a reply, a note, an account."""
     app: Flask = create_submit_app(settings)
@@ -169,6 +182,7 @@ def full_run(
         role=Role.INSPECTOR,
         identity=inspectorate_identity,
         policy=reviewers.AccountPolicy(CHEAP_PASSWORD_COST, CHEAP_WORK_FACTOR),
+        host_key=host_key,
         now=NOW,
     )
     session.commit()
@@ -176,12 +190,15 @@ def full_run(
 
 
 def test_after_a_full_run_every_encrypted_column_holds_an_age_file_that_decrypts(
-    full_run: Session, settings: Settings, inspectorate_identity: crypto.HybridIdentity
+    full_run: Session,
+    settings: Settings,
+    inspectorate_identity: crypto.HybridIdentity,
+    host_key: HostKey,
 ) -> None:
     session, identities = full_run, [inspectorate_identity]
 
     # Every value and blob is a well-formed age file of the right recipient type...
-    assert check_stored_ciphertexts(session, BlobStore(settings.blobs)) == []
+    assert check_stored_ciphertexts(session, BlobStore(settings.blobs), host_key) == []
     # ...and each decrypts to the document of its own row
     reports = session.scalars(select(Report)).all()
     assert len(reports) == 3

@@ -13,10 +13,17 @@ from flask import Flask
 
 from portal import create_submit_app, crypto, request_db
 from portal.config import PROJECT_ROOT, Settings
+from portal.custody.host_key import HOST_KEY_FILE
 from portal.recipients import RECIPIENTS_FILE
 
 # Stand-ins for the secret material a keys folder or instance folder may hold on a review host.
-SECRET_FILES = ("identity.txt", "recovery.age", "wrapped-reviewer-key.age", "review-secret-key")
+SECRET_FILES = (
+    "identity.txt",
+    "recovery.age",
+    "wrapped-reviewer-key.age",
+    "review-secret-key",
+    HOST_KEY_FILE,  # the review-host key (DESIGN decision 3)
+)
 
 
 def _run_python(code: str, env: dict[str, str]) -> str:

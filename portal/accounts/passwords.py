@@ -105,20 +105,26 @@ class WeakPassword(Exception):
         self.message = message
 
 
-def hash_password(password: str, cost: PasswordCost) -> str:
-    """A PHC string of `password` under a fresh 16-byte random salt, at `cost`."""
-    return _argon2id(cost).derive_phc_encoded(_key_material(password))
+def hash_password(password: str, cost: PasswordCost, *, pepper: bytes | None = None) -> str:
+    """A PHC string of `password` under a fresh 16-byte random salt, at `cost`.
+
+    `pepper` is Argon2's secret input, kept outside the database (the review-host key's
+    subkey): without it a stolen hash cannot be tested against guesses at all. It is not in the
+    PHC string, so verifying needs the same pepper. (None: hashes made before custody v2.)
+    """
+    return _argon2id(cost, pepper).derive_phc_encoded(_key_material(password))
 
 
-def verify_password(password: str, encoded: str) -> bool:
-    """Whether `password` is the one `encoded` was made from, recomputed at the stored cost.
+def verify_password(password: str, encoded: str, *, pepper: bytes | None = None) -> bool:
+    """Whether `password` is the one `encoded` was made from (with `pepper`), recomputed at the
+    stored cost.
 
     Raises PasswordHashError if `encoded` is malformed or outside this module's limits, before
     any key is derived.
     """
     _stored_cost(encoded)
     try:
-        Argon2id.verify_phc_encoded(_key_material(password), encoded)
+        Argon2id.verify_phc_encoded(_key_material(password), encoded, secret=pepper)
     except InvalidKey:
         # Only a wrong password is left: `_stored_cost` admits nothing cryptography would refuse.
         return False
@@ -131,7 +137,7 @@ def needs_rehash(encoded: str, cost: PasswordCost) -> bool:
     return _stored_cost(encoded) != cost
 
 
-def dummy_verify(cost: PasswordCost) -> None:
+def dummy_verify(cost: PasswordCost, *, pepper: bytes | None = None) -> None:
     """Spend the time of one verification at `cost`, and decide nothing.
 
     For a username with no account: answering at once would tell an attacker which usernames
@@ -139,7 +145,7 @@ def dummy_verify(cost: PasswordCost) -> None:
     output; this is the same derivation, its result thrown away. (A hash made at an older cost
     takes that cost's time; `needs_rehash` moves it on.)
     """
-    _argon2id(cost).derive(_DUMMY_PASSWORD)
+    _argon2id(cost, pepper).derive(_DUMMY_PASSWORD)
 
 
 def check_new_password(password: str, *, username: str) -> None:
@@ -190,7 +196,7 @@ def _key_material(password: str) -> bytes:
     return _normalise(password).encode("utf-8")
 
 
-def _argon2id(cost: PasswordCost) -> Argon2id:
+def _argon2id(cost: PasswordCost, pepper: bytes | None) -> Argon2id:
     """Argon2id at `cost` under a fresh random salt (an instance derives once, so one a use)."""
     return Argon2id(
         salt=secrets.token_bytes(SALT_BYTES),
@@ -198,6 +204,7 @@ def _argon2id(cost: PasswordCost) -> Argon2id:
         iterations=cost.iterations,
         lanes=cost.lanes,
         memory_cost=cost.memory_kib,
+        secret=pepper,
     )
 
 

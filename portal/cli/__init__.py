@@ -1,4 +1,5 @@
-"""The `portal` command: one module per command group (db, keys, users, audit, retention).
+"""The `portal` command: one module per command group (db, keys, users, sessions, audit,
+retention).
 
 This module holds only the top-level group, which turns the portal's expected errors into one
 line, and registers the groups; `main` is the console script's entry point.
@@ -11,8 +12,9 @@ from typing import Any
 import click
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from portal.cli import audit, db, keys, retention, users
+from portal.cli import audit, db, keys, retention, sessions, users
 from portal.config import ConfigError
+from portal.custody.host_key import HostKeyError
 from portal.custody.recovery import CustodyError
 from portal.files import UnsafeFolder
 from portal.recipients import KeysError
@@ -27,7 +29,7 @@ class _PortalGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ConfigError, UnsafeFolder, KeysError, CustodyError) as error:
+        except (ConfigError, UnsafeFolder, KeysError, CustodyError, HostKeyError) as error:
             raise click.ClickException(str(error)) from None
         except (OperationalError, InterfaceError, StorageUnavailable) as error:
             # Its message could quote SQL or a path: its kind is enough, and the promise that
@@ -46,5 +48,12 @@ def main() -> None:
 
 # The groups are reached through their modules, never imported by name, so that
 # `portal.cli.users` (say) stays the module and is not shadowed by the group it defines.
-for _group in (db.db, keys.keys, users.users, audit.audit, retention.retention_group):
+for _group in (
+    db.db,
+    keys.keys,
+    users.users,
+    sessions.sessions,
+    audit.audit,
+    retention.retention_group,
+):
     main.add_command(_group)

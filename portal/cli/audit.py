@@ -13,6 +13,7 @@ from portal.cli.common import (
     require_current_schema,
     settings_from_env,
 )
+from portal.custody.host_key import load_existing as load_existing_host_key
 from portal.models import AuditEntry
 from portal.services import audit as audit_log
 from portal.services import integrity, transaction
@@ -46,7 +47,9 @@ def audit_verify(expected_head: str | None) -> None:
     require_current_schema(settings.database_url)
     with database_session(settings) as session:
         chain = audit_log.verify_chain(session, expected_head=expected_head)
-        stored = integrity.scan_stored_ciphertexts(session, BlobStore(settings.blobs))
+        stored = integrity.scan_stored_ciphertexts(
+            session, BlobStore(settings.blobs), load_existing_host_key(settings.instance_dir)
+        )
         # End the read before writing: on SQLite a write can only start on a fresh snapshot.
         session.rollback()
         ok = chain.ok and stored.ok
@@ -60,6 +63,11 @@ def audit_verify(expected_head: str | None) -> None:
             f"{_outcome(stored.problems, 'all well-formed age files')}",
             stored.problems,
         )
+        if stored.sealed_unchecked:
+            click.echo(
+                f"  {stored.sealed_unchecked} keyrings sealed under the review-host key were not"
+                " checked: run this on the review host to check them."
+            )
         sequence = _record_check(session, ok=ok, entries=chain.entries)
     click.echo(f"This check was recorded as audit entry {sequence}.")
     if not ok:

@@ -19,7 +19,7 @@ from portal.cli.common import CLI_ACTOR, database_session, given_passphrase, set
 from portal.config import Settings
 from portal.crypto.keys import AnyIdentity
 from portal.custody import recovery
-from portal.custody.keyrings import Keyring
+from portal.custody.host_key import load_or_create as load_or_create_host_key
 from portal.models import Reviewer, Role
 from portal.services import reviewers, transaction
 from portal.services.audit import AuditAction, record
@@ -80,6 +80,7 @@ def add_account(
 ) -> None:
     """Create an account; print its enrolment code, or (enrolled) its password and TOTP key."""
     identity = _identity(settings, passphrase, recovery_file)
+    host_key = load_or_create_host_key(settings.instance_dir)
     with database_session(settings) as session:
         try:
             reviewer, code = reviewers.create_account(
@@ -88,18 +89,19 @@ def add_account(
                 role=role,
                 identity=identity,
                 policy=_policy(settings),
+                host_key=host_key,
                 now=_now(),
             )
         except reviewers.AccountError as error:
             raise click.ClickException(str(error)) from None
         enrolment: tuple[str, bytes] | None = None
         if enrolled:
-            keyring = Keyring.unwrapped(reviewer.keyring or b"", code)
+            keyring = reviewers.open_keyring(reviewer, code, host_key)
             if keyring is None:  # pragma: no cover - the code was just made for it
                 raise click.ClickException("the new account's keys did not open")
             password = passwords.generate_passphrase(username=reviewer.username)
             reviewers.enrol_without_confirmation(
-                reviewer, keyring, password=password, policy=_policy(settings)
+                reviewer, keyring, password=password, policy=_policy(settings), host_key=host_key
             )
             enrolment = (password, keyring.totp_secret)
         record(

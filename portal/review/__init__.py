@@ -12,6 +12,8 @@ from flask import Flask, abort, current_app, request
 
 from portal import domain, sanitize
 from portal.config import Settings
+from portal.custody.host_key import KEY_SIZE, HostKey, HostKeyError
+from portal.custody.host_key import load_or_create as load_or_create_host_key
 from portal.recipients import KeysError, read_recipients
 from portal.review import admin, audit, auth, casework, context, dashboard, guard, inbox
 from portal.services.blobs import BlobStore
@@ -29,16 +31,19 @@ def create_app(settings: Settings) -> Flask:
     sanitize.init_app(app)
     try:
         recipients = read_recipients(settings.keys_dir)
-    except KeysError as error:
-        # Fail closed: replies and notes could not be encrypted to the inspectorate.
+        host_key = load_or_create_host_key(settings.instance_dir)
+    except (KeysError, HostKeyError) as error:
+        # Fail closed: replies and notes could not be encrypted to the inspectorate, or no
+        # keyring could be opened.
         app.logger.error("Review site unavailable: %s", error)
-        recipients = ()
-    app.extensions[_ACCEPTING] = bool(recipients)
+        recipients, host_key = (), HostKey(bytes(KEY_SIZE))
+    app.extensions[_ACCEPTING] = bool(recipients) and any(host_key.secret)
     context.install(
         app,
         context.ReviewContext(
             recipients=recipients,
             blobs=BlobStore(settings.blobs),
+            host_key=host_key,
             accounts=AccountPolicy(
                 password_cost=settings.password_cost,
                 keyring_work_factor=settings.keyring_work_factor,

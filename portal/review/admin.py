@@ -42,6 +42,7 @@ def new_account() -> str:
             role=Role(form.role.data),
             identity=identity,
             policy=review_context().accounts,
+            host_key=review_context().host_key,
             now=now,
         )
     except reviewers.UsernameTaken as taken:

@@ -47,7 +47,9 @@ def verify() -> str:
     ConfirmForm().validate_on_submit()  # CSRF is checked for every POST before this runs
     db = get_session()
     chain = verify_chain(db)
-    ciphertext_problems = check_stored_ciphertexts(db, review_context().blobs)
+    ciphertext_problems = check_stored_ciphertexts(
+        db, review_context().blobs, review_context().host_key
+    )
     record(
         db,
         actor=current_reviewer().username,

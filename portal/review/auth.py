@@ -27,7 +27,6 @@ from portal.review.guard import (
 from portal.services import reviewers, transaction
 from portal.services.audit import AuditAction, record
 from portal.services.review_sessions import (
-    AccountLocked,
     SignInRefused,
     open_session,
 )
@@ -38,10 +37,6 @@ from portal.services.review_sessions import (
 blueprint = Blueprint("auth", __name__)
 ISSUER = "Probation concerns review"
 SIGN_IN_REFUSED = "The username, password or code is not right."
-LOCKED = (
-    "This account is locked for a while after repeated failed sign-ins. Try again later, or ask "
-    "an administrator."
-)
 
 
 @blueprint.route("/sign-in", methods=["GET", "POST"])
@@ -59,20 +54,20 @@ def sign_in() -> str | Response:
             totp_code=form.code.data,
             account_policy=context.accounts,
             session_policy=context.sessions,
+            host_key=context.host_key,
             now=now,
         )
-    except SignInRefused as refusal:
-        locked = isinstance(refusal, AccountLocked)
+    except SignInRefused:
         record(
             db,
             actor=_known_username(form.username.data),
-            action=AuditAction.ACCOUNT_LOCKED if locked else AuditAction.SIGN_IN_FAILED,
+            action=AuditAction.SIGN_IN_FAILED,
             now=now,
         )
         transaction.finish(db)
-        form.form_errors.append(LOCKED if locked else SIGN_IN_REFUSED)
+        form.form_errors.append(SIGN_IN_REFUSED)
         return render_template("sign_in.html", form=form)
-    ticket = open_session(db, reviewer, keyring, now=now)
+    ticket = open_session(db, reviewer, keyring, host_key=context.host_key, now=now)
     record(db, actor=reviewer.username, action=AuditAction.SIGN_IN, now=now)
     transaction.finish(db)
     store_ticket(ticket)
@@ -110,12 +105,17 @@ def enrol() -> str | Response:
     context, db, now = review_context(), get_session(), current_time()
     try:
         reviewer, keyring = reviewers.open_enrolment(
-            db, username=form.username.data, code=form.code.data, policy=context.accounts, now=now
+            db,
+            username=form.username.data,
+            code=form.code.data,
+            policy=context.accounts,
+            host_key=context.host_key,
+            now=now,
         )
     except reviewers.EnrolmentRefused as refusal:
         form.form_errors.append(f"{str(refusal).capitalize()}.")
         return render_template("enrol.html", form=form)
-    ticket = open_session(db, reviewer, keyring, now=now, enrolling=True)
+    ticket = open_session(db, reviewer, keyring, host_key=context.host_key, now=now, enrolling=True)
     transaction.finish(db)
     store_ticket(ticket)
     return redirect(url_for("auth.enrol_setup"))
@@ -130,11 +130,13 @@ def enrol_setup() -> str | Response:
         db, now = get_session(), current_time()
         try:
             reviewers.finish_enrolment(
+                db,
                 reviewer,
                 keyring,
                 password=form.password.data,
                 totp_code=form.code.data,
                 policy=review_context().accounts,
+                host_key=review_context().host_key,
                 now=now,
             )
         except passwords.WeakPassword as weak:
@@ -143,7 +145,9 @@ def enrol_setup() -> str | Response:
             form.code.errors = [f"{str(wrong).capitalize()}."]
         else:
             end_session()
-            ticket = open_session(db, reviewer, keyring, now=now)
+            ticket = open_session(
+                db, reviewer, keyring, host_key=review_context().host_key, now=now
+            )
             record(db, actor=reviewer.username, action=AuditAction.ENROLLED, now=now)
             transaction.finish(db)
             store_ticket(ticket)
@@ -165,10 +169,13 @@ def change_password() -> str | Response:
     if form.validate_on_submit():
         try:
             reviewers.change_password(
+                get_session(),
                 reviewer,
                 current=form.current.data,
                 new=form.password.data,
                 policy=review_context().accounts,
+                host_key=review_context().host_key,
+                keep_session=current_open_session().row.id,
             )
         except passwords.WeakPassword as weak:
             form.password.errors = [str(weak)]

@@ -10,6 +10,7 @@ from typing import cast
 from flask import Flask, current_app
 
 from portal import crypto
+from portal.custody.host_key import HostKey
 from portal.services.blobs import BlobStore
 from portal.services.inbox import Deadlines
 from portal.services.review_sessions import SessionPolicy
@@ -28,6 +29,8 @@ class ReviewContext:
     recipients: Sequence[crypto.Recipient]
     """The inspectorate's public recipients: replies and notes are encrypted to them."""
     blobs: BlobStore
+    host_key: HostKey
+    """The review-host key: it seals keyrings, TOTP secrets and sessions (DESIGN decision 3)."""
     accounts: AccountPolicy
     sessions: SessionPolicy
     deadlines: Deadlines

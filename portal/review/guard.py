@@ -97,7 +97,13 @@ def _authenticate() -> Response | None:
         return None
     ticket = _ticket()
     opened = (
-        resume_session(get_session(), ticket, policy=review_context().sessions, now=current_time())
+        resume_session(
+            get_session(),
+            ticket,
+            policy=review_context().sessions,
+            host_key=review_context().host_key,
+            now=current_time(),
+        )
         if ticket
         else None
     )

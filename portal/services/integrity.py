@@ -30,8 +30,11 @@ from portal.crypto.errors import HeaderError
 from portal.crypto.format import VERSION_LINE, read_header
 from portal.crypto.scrypt import STANZA_TYPE as SCRYPT_STANZA
 from portal.crypto.stream import ENCRYPTED_CHUNK_SIZE, NONCE_SIZE, TAG_SIZE
+from portal.custody.host_key import HostKey, SealBroken
+from portal.custody.keyrings import sealed_keyring_file
 from portal.models import Attachment, Message, Note, Report, ReportContent, Reviewer
 from portal.services.blobs import BlobStore
+from portal.services.reviewers import CUSTODY_VERSION
 
 _BATCH = 200
 
@@ -55,9 +58,10 @@ ENCRYPTED_COLUMNS = (
     _Column(Message.id, Message.content, passphrase=False),
     _Column(Note.id, Note.content, passphrase=False),
     _Column(Attachment.id, Attachment.details, passphrase=False),
-    _Column(Reviewer.id, Reviewer.keyring, passphrase=True),
 )
-"""Every column that holds an age file. A new encrypted column belongs here too."""
+"""Every column that holds an age file. A new encrypted column belongs here too. Reviewers'
+keyrings are checked apart (`_keyring_problems`): from custody version 2 each is an age file
+sealed under the review-host key."""
 
 
 @dataclass(frozen=True)
@@ -67,22 +71,33 @@ class CiphertextReport:
     checked: int
     """How many values and blob files were checked."""
     problems: list[str]
+    sealed_unchecked: int = 0
+    """Keyrings sealed under the review-host key, left unchecked for want of that key."""
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def check_stored_ciphertexts(session: Session, blobs: BlobStore) -> list[str]:
+def check_stored_ciphertexts(
+    session: Session, blobs: BlobStore, host_key: HostKey | None = None
+) -> list[str]:
     """One line per stored value or blob file that is not a well-formed age file, per missing
     blob and per blob file no attachment refers to. Empty when all is well."""
-    return scan_stored_ciphertexts(session, blobs).problems
+    return scan_stored_ciphertexts(session, blobs, host_key).problems
 
 
-def scan_stored_ciphertexts(session: Session, blobs: BlobStore) -> CiphertextReport:
+def scan_stored_ciphertexts(
+    session: Session, blobs: BlobStore, host_key: HostKey | None = None
+) -> CiphertextReport:
     """`check_stored_ciphertexts`, with the count of what was checked (for the auditor's
     summary). Rows are streamed in batches and blobs read only for their header, so memory
-    stays flat however many reports and files there are."""
+    stays flat however many reports and files there are.
+
+    A keyring sealed under the review-host key is opened with `host_key` (its seal only: the
+    age file inside stays under the reviewer's password) and the file inside checked; without
+    that key (a check run off the review host) such keyrings are counted as unchecked.
+    """
     problems: list[str] = []
     checked = 0
     for column in ENCRYPTED_COLUMNS:
@@ -91,6 +106,9 @@ def scan_stored_ciphertexts(session: Session, blobs: BlobStore) -> CiphertextRep
             problem = age_file_problem(io.BytesIO(value), len(value), passphrase=column.passphrase)
             if problem is not None:
                 problems.append(f"{column.name}, row {row_id}: {problem}")
+    keyrings = _keyring_problems(session, host_key)
+    problems.extend(keyrings.problems)
+    checked += keyrings.checked
     for report_id in _reports_without_content(session):
         problems.append(f"reports, row {report_id}: it has no content (no row in report_contents)")
     attachment_ids: set[uuid.UUID] = set()
@@ -105,7 +123,40 @@ def scan_stored_ciphertexts(session: Session, blobs: BlobStore) -> CiphertextRep
             problems.append(f"blob of attachment {attachment_id}: {problem}")
     for orphan in sorted(blobs.orphans(attachment_ids)):
         problems.append(f"blob file {orphan.name}: no attachment refers to it")
-    return CiphertextReport(checked=checked, problems=problems)
+    return CiphertextReport(
+        checked=checked, problems=problems, sealed_unchecked=keyrings.sealed_unchecked
+    )
+
+
+def _keyring_problems(session: Session, host_key: HostKey | None) -> CiphertextReport:
+    problems: list[str] = []
+    checked = unchecked = 0
+    rows = session.execute(
+        select(Reviewer.id, Reviewer.keyring, Reviewer.custody_version)
+        .where(Reviewer.keyring.is_not(None))
+        .order_by(Reviewer.id)
+        .execution_options(yield_per=_BATCH)
+    )
+    for reviewer_id, stored, version in rows:
+        value = bytes(stored or b"")
+        if version >= CUSTODY_VERSION:
+            if host_key is None:
+                unchecked += 1
+                continue
+            try:
+                value = sealed_keyring_file(value, host_key=host_key, reviewer_id=reviewer_id)
+            except SealBroken:
+                checked += 1
+                problems.append(
+                    f"reviewers.keyring, row {reviewer_id}: its seal does not open with this "
+                    "review-host key (sealed under another, or moved from another row)"
+                )
+                continue
+        checked += 1
+        problem = age_file_problem(io.BytesIO(value), len(value), passphrase=True)
+        if problem is not None:
+            problems.append(f"reviewers.keyring, row {reviewer_id}: {problem}")
+    return CiphertextReport(checked=checked, problems=problems, sealed_unchecked=unchecked)
 
 
 def age_file_problem(source: BinaryIO, size: int, *, passphrase: bool = False) -> str | None:

@@ -14,15 +14,23 @@ import datetime
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, or_, select
 from sqlalchemy.orm import Session
 
 from portal.accounts import passwords, totp
 from portal.custody import session_vault
-from portal.custody.keyrings import Keyring
+from portal.custody.host_key import HostKey, SealBroken
+from portal.custody.keyrings import Keyring, fail_to_unwrap, open_totp_secret
 from portal.models import Reviewer, ReviewSession
-from portal.services.reviewers import AccountPolicy
+from portal.services.reviewers import (
+    CUSTODY_VERSION,
+    AccountPolicy,
+    open_keyring,
+    password_pepper,
+    set_password,
+)
 
 
 class SignInRefused(Exception):
@@ -30,16 +38,10 @@ class SignInRefused(Exception):
     refusal says nothing about which part was wrong or whether the account exists."""
 
 
-class AccountLocked(SignInRefused):
-    """Too many failed sign-ins: the account is locked for a while."""
-
-
 @dataclass(frozen=True)
 class SessionPolicy:
     idle_timeout: datetime.timedelta = datetime.timedelta(minutes=15)
     absolute_timeout: datetime.timedelta = datetime.timedelta(hours=8)
-    failures_before_lockout: int = 5
-    lockout: datetime.timedelta = datetime.timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -73,72 +75,100 @@ def sign_in(
     totp_code: str,
     account_policy: AccountPolicy,
     session_policy: SessionPolicy,
+    host_key: HostKey,
     now: datetime.datetime,
 ) -> tuple[Reviewer, Keyring]:
-    """Check all three factors; count failures and lock the account after too many.
+    """Check all three factors, or raise SignInRefused; never commits.
 
-    Never commits. On a refusal the failure count has been changed in the session: the caller
-    records the refusal in the audit log and finishes the transaction, so the count survives
-    the refusal. On success the caller finishes it together with the new session.
+    Guessing online, without locking anyone out (DESIGN decision 7):
+    - The account's row is locked first (PostgreSQL: FOR UPDATE; SQLite: the write lock the
+      site takes at the start of each transaction), so concurrent attempts take turns: one
+      TOTP code sent many times at once signs in once, and every failure is counted.
+    - The TOTP code is checked before the password counts: a password is judged only together
+      with a right code, so someone who knows only a username cannot test passwords at all; each
+      attempt is a guess at a six-digit code (three are valid at any moment, so about one
+      attempt in 333,000 gets a single password guess). Nothing locks: the owner, who has the
+      code, always gets in.
+    - Every attempt does the same work whatever was wrong (one Argon2id verification and one
+      scrypt unwrap at the account's cost), so the time of the answer tells nothing either.
+
+    On a refusal the failure count has been changed in the session: the caller records the
+    refusal in the audit log and finishes the transaction. Expired sessions of every account
+    are deleted on the way (`prune_sessions`).
     """
-    reviewer = session.scalar(select(Reviewer).where(Reviewer.username == username.strip().lower()))
-    if (
-        reviewer is None
-        or reviewer.revoked_at is not None
-        or reviewer.password_hash is None
-        or reviewer.keyring is None
-    ):
-        passwords.dummy_verify(account_policy.password_cost)
-        raise SignInRefused("unknown or inactive account")
-    if reviewer.locked_until is not None and reviewer.locked_until > now:
-        raise AccountLocked("the account is locked")
-    keyring = _check_factors(
-        reviewer,
-        password_hash=reviewer.password_hash,
-        wrapped_keyring=reviewer.keyring,
-        password=password,
-        totp_code=totp_code,
-        now=now,
+    prune_sessions(session, policy=session_policy, now=now)
+    reviewer = session.scalar(
+        select(Reviewer).where(Reviewer.username == username.strip().lower()).with_for_update()
     )
+    pepper = password_pepper(host_key)
+    if reviewer is None or not reviewer.active or reviewer.keyring is None:
+        _decoy_attempt(password, account_policy, pepper)
+        raise SignInRefused("unknown or inactive account")
+    try:
+        if reviewer.custody_version < CUSTODY_VERSION:
+            keyring = _check_legacy_factors(reviewer, password, totp_code, now=now)
+        else:
+            keyring = _check_factors(
+                reviewer, password, totp_code, policy=account_policy, host_key=host_key, now=now
+            )
+    except SealBroken:
+        # Sealed under another review-host key (this one was lost and replaced), or moved from
+        # another row: nothing here can open, and the owner must enrol again.
+        raise SignInRefused("keys sealed under another review-host key") from None
     if keyring is None:
         reviewer.failed_sign_ins += 1
-        locked = reviewer.failed_sign_ins >= session_policy.failures_before_lockout
-        if locked:
-            reviewer.locked_until = now + session_policy.lockout
-            reviewer.failed_sign_ins = 0
         session.flush()
-        raise (
-            AccountLocked("locked after repeated failures")
-            if locked
-            else SignInRefused("wrong password or code")
-        )
+        raise SignInRefused("wrong password or code")
     reviewer.failed_sign_ins = 0
-    reviewer.locked_until = None
-    if passwords.needs_rehash(reviewer.password_hash, account_policy.password_cost):
-        # The cost was raised since this hash was made: the password is at hand, so move it on.
-        reviewer.password_hash = passwords.hash_password(password, account_policy.password_cost)
+    if reviewer.custody_version < CUSTODY_VERSION or passwords.needs_rehash(
+        reviewer.password_hash or "", account_policy.password_cost
+    ):
+        # The password is at hand: move the account to custody version 2, or its hash on to the
+        # current cost.
+        set_password(reviewer, keyring, password, policy=account_policy, host_key=host_key)
     return reviewer, keyring
 
 
 def _check_factors(
     reviewer: Reviewer,
-    *,
-    password_hash: str,
-    wrapped_keyring: bytes,
     password: str,
     totp_code: str,
+    *,
+    policy: AccountPolicy,
+    host_key: HostKey,
     now: datetime.datetime,
 ) -> Keyring | None:
-    if not passwords.verify_password(password, password_hash):
+    """The keyring, if the code and the password are both right; the same work either way
+    (a keyring wrapped at another cost than the policy's, before the cost changed, differs)."""
+    totp_secret = open_totp_secret(
+        reviewer.totp_sealed or b"", host_key=host_key, reviewer_id=reviewer.id
+    )
+    step = totp.verify(totp_secret, totp_code, now=_unix(now), last_step=reviewer.last_totp_step)
+    password_right = passwords.verify_password(
+        password, reviewer.password_hash or "", pepper=password_pepper(host_key)
+    )
+    if not password_right:
+        fail_to_unwrap(password, work_factor=policy.keyring_work_factor)
         return None
-    keyring = Keyring.unwrapped(wrapped_keyring, password)
+    keyring = open_keyring(reviewer, password, host_key)
+    if step is None or keyring is None:
+        return None
+    reviewer.last_totp_step = step
+    return keyring
+
+
+def _check_legacy_factors(
+    reviewer: Reviewer, password: str, totp_code: str, *, now: datetime.datetime
+) -> Keyring | None:
+    """Custody version 1: the TOTP secret is inside the password's keyring, so the password
+    comes first. Used once per account, on the sign-in that moves it to version 2."""
+    if not passwords.verify_password(password, reviewer.password_hash or ""):
+        return None
+    keyring = Keyring.unwrapped(reviewer.keyring or b"", password)
     if keyring is None:
         return None
     step = totp.verify(
-        keyring.totp_secret,
-        totp_code,
-        now=now.replace(tzinfo=datetime.UTC).timestamp(),
-        last_step=reviewer.last_totp_step,
+        keyring.totp_secret, totp_code, now=_unix(now), last_step=reviewer.last_totp_step
     )
     if step is None:
         return None
@@ -146,11 +176,40 @@ def _check_factors(
     return keyring
 
 
+def _decoy_attempt(password: str, policy: AccountPolicy, pepper: bytes) -> None:
+    """The work of a real attempt, for a username with no active account."""
+    passwords.dummy_verify(policy.password_cost, pepper=pepper)
+    fail_to_unwrap(password, work_factor=policy.keyring_work_factor)
+
+
+def _unix(now: datetime.datetime) -> float:
+    return now.replace(tzinfo=datetime.UTC).timestamp()
+
+
+def prune_sessions(session: Session, *, policy: SessionPolicy, now: datetime.datetime) -> int:
+    """Delete every session, of any account, that has timed out; how many. Does not commit.
+
+    A timed-out session is otherwise deleted only when its cookie comes back, which may be
+    never: until then its sealed keyring would sit in the database.
+    """
+    result = session.execute(
+        delete(ReviewSession).where(
+            or_(
+                ReviewSession.last_seen_at < now - policy.idle_timeout,
+                ReviewSession.created_at < now - policy.absolute_timeout,
+            )
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    return cast(CursorResult[Any], result).rowcount
+
+
 def open_session(
     session: Session,
     reviewer: Reviewer,
     keyring: Keyring,
     *,
+    host_key: HostKey,
     now: datetime.datetime,
     enrolling: bool = False,
 ) -> SessionTicket:
@@ -163,7 +222,7 @@ def open_session(
             reviewer=reviewer,
             created_at=now,
             last_seen_at=now,
-            sealed_keyring=session_vault.seal_keyring(keyring, ticket.key, row_id),
+            sealed_keyring=session_vault.seal_keyring(keyring, ticket.key, row_id, host_key),
             enrolling=enrolling,
         )
     )
@@ -171,7 +230,12 @@ def open_session(
 
 
 def resume_session(
-    session: Session, ticket: SessionTicket, *, policy: SessionPolicy, now: datetime.datetime
+    session: Session,
+    ticket: SessionTicket,
+    *,
+    policy: SessionPolicy,
+    host_key: HostKey,
+    now: datetime.datetime,
 ) -> OpenSession | None:
     """The session `ticket` belongs to, if it exists, has not timed out and its key fits.
 
@@ -189,7 +253,7 @@ def resume_session(
     if expired or row.reviewer.revoked_at is not None:
         session.delete(row)
         return None
-    keyring = session_vault.open_keyring(row.sealed_keyring, ticket.key, row_id)
+    keyring = session_vault.open_keyring(row.sealed_keyring, ticket.key, row_id, host_key)
     if keyring is None:
         return None
     row.last_seen_at = now

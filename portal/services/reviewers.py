@@ -10,6 +10,7 @@ here commits: the view or command that performs the action records it and finish
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
@@ -18,12 +19,16 @@ from sqlalchemy.orm import Session
 from portal.accounts import passwords, totp
 from portal.costs import PasswordCost
 from portal.crypto.keys import AnyIdentity
-from portal.custody.keyrings import Keyring
+from portal.custody.host_key import HostKey
+from portal.custody.keyrings import Keyring, seal_totp_secret, unwrap_keyring, wrap_keyring
 from portal.models import Reviewer, ReviewSession, Role
 from portal.wordlist import random_words
 
 ENROLMENT_CODE_WORDS = 6  # about 77 bits, for a code that works once and expires
 ENROLMENT_VALIDITY = datetime.timedelta(days=7)
+CUSTODY_VERSION = 2
+"""Accounts at a lower version are moved on when their owner next signs in or enrols."""
+_PEPPER_PURPOSE = "password-pepper"
 
 
 class AccountError(Exception):
@@ -50,6 +55,11 @@ class AccountPolicy:
     keyring_work_factor: int = 16
 
 
+def password_pepper(host_key: HostKey) -> bytes:
+    """Argon2's secret input for password and enrolment-code hashes (custody version 2)."""
+    return host_key.subkey(_PEPPER_PURPOSE)
+
+
 def create_account(
     session: Session,
     *,
@@ -57,6 +67,7 @@ def create_account(
     role: Role,
     identity: AnyIdentity,
     policy: AccountPolicy,
+    host_key: HostKey,
     now: datetime.datetime,
 ) -> tuple[Reviewer, str]:
     """A new account waiting to enrol, and its one-time enrolment code (shown once).
@@ -68,15 +79,29 @@ def create_account(
     if session.scalar(select(Reviewer.id).where(Reviewer.username == username)):
         raise UsernameTaken(f"the username {username!r} is taken")
     code = " ".join(random_words(ENROLMENT_CODE_WORDS))
+    reviewer_id = uuid.uuid4()
     keyring = Keyring(
         totp_secret=totp.new_secret(),
         identity=None if role is Role.AUDITOR else identity,
     )
     reviewer = Reviewer(
+        id=reviewer_id,
         username=username,
         role=role,
-        keyring=keyring.wrapped(code, policy.keyring_work_factor),
-        enrolment_hash=passwords.hash_password(code, policy.password_cost),
+        keyring=wrap_keyring(
+            keyring,
+            code,
+            work_factor=policy.keyring_work_factor,
+            host_key=host_key,
+            reviewer_id=reviewer_id,
+        ),
+        totp_sealed=seal_totp_secret(
+            keyring.totp_secret, host_key=host_key, reviewer_id=reviewer_id
+        ),
+        custody_version=CUSTODY_VERSION,
+        enrolment_hash=passwords.hash_password(
+            code, policy.password_cost, pepper=password_pepper(host_key)
+        ),
         enrolment_expires_at=now + ENROLMENT_VALIDITY,
         failed_sign_ins=0,
         created_at=now,
@@ -87,39 +112,62 @@ def create_account(
 
 
 def open_enrolment(
-    session: Session, *, username: str, code: str, policy: AccountPolicy, now: datetime.datetime
+    session: Session,
+    *,
+    username: str,
+    code: str,
+    policy: AccountPolicy,
+    host_key: HostKey,
+    now: datetime.datetime,
 ) -> tuple[Reviewer, Keyring]:
-    """The account and keyring an enrolment code opens; EnrolmentRefused otherwise."""
-    reviewer = session.scalar(select(Reviewer).where(Reviewer.username == username.strip().lower()))
+    """The account and keyring an enrolment code opens; EnrolmentRefused otherwise.
+
+    The code works once: it opens nothing more once a session has started with it (whoever saw
+    it cannot open a second enrolling session and take the account later). An account whose
+    enrolment was abandoned is revoked and made again.
+    """
+    reviewer = session.scalar(
+        select(Reviewer).where(Reviewer.username == username.strip().lower()).with_for_update()
+    )
+    pepper = password_pepper(host_key)
     if (
         reviewer is None
         or reviewer.enrolment_hash is None
         or reviewer.keyring is None
         or reviewer.revoked_at is not None
     ):
-        passwords.dummy_verify(policy.password_cost)
+        passwords.dummy_verify(policy.password_cost, pepper=pepper)
         raise EnrolmentRefused("that username and enrolment code do not match")
     normalised = " ".join(code.lower().split())
-    if not passwords.verify_password(normalised, reviewer.enrolment_hash) or (
-        reviewer.enrolment_expires_at is not None and reviewer.enrolment_expires_at < now
-    ):
+    legacy = reviewer.custody_version < CUSTODY_VERSION
+    if not passwords.verify_password(
+        normalised, reviewer.enrolment_hash, pepper=None if legacy else pepper
+    ) or (reviewer.enrolment_expires_at is not None and reviewer.enrolment_expires_at < now):
         raise EnrolmentRefused("that username and enrolment code do not match, or it has expired")
-    keyring = Keyring.unwrapped(reviewer.keyring, normalised)
+    keyring = open_keyring(reviewer, normalised, host_key)
     if keyring is None:
         raise EnrolmentRefused("that username and enrolment code do not match")
+    reviewer.enrolment_hash = None
+    reviewer.enrolment_expires_at = None
+    end_sessions(session, reviewer)
     return reviewer, keyring
 
 
 def finish_enrolment(
+    session: Session,
     reviewer: Reviewer,
     keyring: Keyring,
     *,
     password: str,
     totp_code: str,
     policy: AccountPolicy,
+    host_key: HostKey,
     now: datetime.datetime,
 ) -> None:
-    """Wrap the keyring under the new password once the authenticator's code proves set-up."""
+    """Wrap the keyring under the new password once the authenticator's code proves set-up.
+
+    Ends every session of the account (the enrolling one included): the caller opens a new one.
+    """
     passwords.check_new_password(password, username=reviewer.username)
     step = totp.verify(
         keyring.totp_secret,
@@ -130,11 +178,17 @@ def finish_enrolment(
     if step is None:
         raise WrongTotpCode("that code is not the one your authenticator app shows now")
     reviewer.last_totp_step = step
-    _complete_enrolment(reviewer, keyring, password, policy)
+    set_password(reviewer, keyring, password, policy=policy, host_key=host_key)
+    end_sessions(session, reviewer)
 
 
 def enrol_without_confirmation(
-    reviewer: Reviewer, keyring: Keyring, *, password: str, policy: AccountPolicy
+    reviewer: Reviewer,
+    keyring: Keyring,
+    *,
+    password: str,
+    policy: AccountPolicy,
+    host_key: HostKey,
 ) -> None:
     """Enrol with a password chosen for the reviewer, skipping the proof that their app works.
 
@@ -142,46 +196,95 @@ def enrol_without_confirmation(
     development portal, or automation), which prints the TOTP key for the person to add.
     """
     passwords.check_new_password(password, username=reviewer.username)
-    _complete_enrolment(reviewer, keyring, password, policy)
+    set_password(reviewer, keyring, password, policy=policy, host_key=host_key)
 
 
-def _complete_enrolment(
-    reviewer: Reviewer, keyring: Keyring, password: str, policy: AccountPolicy
+def set_password(
+    reviewer: Reviewer,
+    keyring: Keyring,
+    password: str,
+    *,
+    policy: AccountPolicy,
+    host_key: HostKey,
 ) -> None:
-    reviewer.password_hash = passwords.hash_password(password, policy.password_cost)
-    reviewer.keyring = keyring.wrapped(password, policy.keyring_work_factor)
+    """Keep `keyring` under `password`, at custody version 2: the keyring sealed under the
+    review-host key too, the TOTP secret sealed beside it, the password's hash keyed by it.
+    Also what moves a version 1 account on, the first time its password is at hand."""
+    reviewer.password_hash = passwords.hash_password(
+        password, policy.password_cost, pepper=password_pepper(host_key)
+    )
+    reviewer.keyring = wrap_keyring(
+        keyring,
+        password,
+        work_factor=policy.keyring_work_factor,
+        host_key=host_key,
+        reviewer_id=reviewer.id,
+    )
+    reviewer.totp_sealed = seal_totp_secret(
+        keyring.totp_secret, host_key=host_key, reviewer_id=reviewer.id
+    )
+    reviewer.custody_version = CUSTODY_VERSION
     reviewer.enrolment_hash = None
     reviewer.enrolment_expires_at = None
 
 
 def change_password(
+    session: Session,
     reviewer: Reviewer,
     *,
     current: str,
     new: str,
     policy: AccountPolicy,
+    host_key: HostKey,
+    keep_session: bytes | None = None,
 ) -> None:
-    """Re-wrap the keyring under a new password; AccountError if `current` is wrong."""
+    """Re-wrap the keyring under a new password; AccountError if `current` is wrong.
+
+    Ends every other session of the account: whoever else was signed in with the old password
+    is signed out. The session `keep_session` (the one asking) stays.
+    """
     if reviewer.password_hash is None or reviewer.keyring is None:
         raise AccountError("this account is not enrolled")
-    if not passwords.verify_password(current, reviewer.password_hash):
+    legacy = reviewer.custody_version < CUSTODY_VERSION
+    pepper = None if legacy else password_pepper(host_key)
+    if not passwords.verify_password(current, reviewer.password_hash, pepper=pepper):
         raise AccountError("the current password is not right")
-    keyring = Keyring.unwrapped(reviewer.keyring, current)
+    keyring = open_keyring(reviewer, current, host_key)
     if keyring is None:
         raise AccountError("the current password does not open this account's keys")
     passwords.check_new_password(new, username=reviewer.username)
-    reviewer.password_hash = passwords.hash_password(new, policy.password_cost)
-    reviewer.keyring = keyring.wrapped(new, policy.keyring_work_factor)
+    set_password(reviewer, keyring, new, policy=policy, host_key=host_key)
+    end_sessions(session, reviewer, keep=keep_session)
+
+
+def open_keyring(reviewer: Reviewer, secret: str, host_key: HostKey) -> Keyring | None:
+    """The account's keyring opened with its password (or enrolment code), at either custody
+    version; None if the secret does not open it."""
+    if reviewer.keyring is None:
+        return None
+    if reviewer.custody_version < CUSTODY_VERSION:
+        return Keyring.unwrapped(reviewer.keyring, secret)
+    return unwrap_keyring(reviewer.keyring, secret, host_key=host_key, reviewer_id=reviewer.id)
+
+
+def end_sessions(session: Session, reviewer: Reviewer, *, keep: bytes | None = None) -> None:
+    """Delete every review session of the account but `keep`: any change to an account ends
+    them, so a session opened before the change cannot outlive it."""
+    statement = delete(ReviewSession).where(ReviewSession.reviewer_id == reviewer.id)
+    if keep is not None:
+        statement = statement.where(ReviewSession.id != keep)
+    session.execute(statement, execution_options={"synchronize_session": False})
 
 
 def revoke(session: Session, reviewer: Reviewer, *, now: datetime.datetime) -> None:
     """Delete the account's keyring, password and every session of it. Does not commit."""
     reviewer.keyring = None
+    reviewer.totp_sealed = None
     reviewer.password_hash = None
     reviewer.enrolment_hash = None
     reviewer.enrolment_expires_at = None
     reviewer.revoked_at = now
-    session.execute(delete(ReviewSession).where(ReviewSession.reviewer_id == reviewer.id))
+    end_sessions(session, reviewer)
 
 
 def assignable_accounts(session: Session) -> list[Reviewer]:

@@ -49,12 +49,24 @@ class _RecordingArgon2id:
     uses: list[tuple[object, ...]]
 
     def __init__(
-        self, *, salt: bytes, length: int, iterations: int, lanes: int, memory_cost: int
+        self,
+        *,
+        salt: bytes,
+        length: int,
+        iterations: int,
+        lanes: int,
+        memory_cost: int,
+        secret: bytes | None = None,
     ) -> None:
         cost = PasswordCost(memory_kib=memory_cost, iterations=iterations, lanes=lanes)
         self.uses.append(("derive", len(salt), length, cost))
         self._kdf = Argon2id(
-            salt=salt, length=length, iterations=iterations, lanes=lanes, memory_cost=memory_cost
+            salt=salt,
+            length=length,
+            iterations=iterations,
+            lanes=lanes,
+            memory_cost=memory_cost,
+            secret=secret,
         )
 
     def derive(self, key_material: bytes) -> bytes:
@@ -64,9 +76,11 @@ class _RecordingArgon2id:
         return self._kdf.derive_phc_encoded(key_material)
 
     @classmethod
-    def verify_phc_encoded(cls, key_material: bytes, phc_encoded: str) -> None:
+    def verify_phc_encoded(
+        cls, key_material: bytes, phc_encoded: str, secret: bytes | None = None
+    ) -> None:
         cls.uses.append(("verify", phc_encoded))
-        Argon2id.verify_phc_encoded(key_material, phc_encoded)
+        Argon2id.verify_phc_encoded(key_material, phc_encoded, secret=secret)
 
 
 @pytest.fixture

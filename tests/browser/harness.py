@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal import crypto
 from portal.costs import HashCost
+from portal.custody.host_key import HostKey
+from portal.custody.host_key import load_or_create as load_or_create_host_key
 from portal.models import Attachment, Author, Message, Report, Role
 from portal.services import reviewers, transaction
 from portal.services.codenames import CodenameHasher, CodenameKeys
@@ -186,6 +188,19 @@ class ReviewSite:
     def origin(self) -> str:
         return origin_of(self.url)
 
+    @property
+    def instance_dir(self) -> Path:
+        """The review site's instance folder: the one its SQLite database is in (both sites
+        are served with that folder as PORTAL_INSTANCE_DIR, the database inside it)."""
+        database = self.engine.url.database
+        assert database, "the browser tests' database is a SQLite file in the instance folder"
+        return Path(database).parent
+
+    @property
+    def host_key(self) -> HostKey:
+        """The review site's review-host key, from its instance folder (as the site loads it)."""
+        return load_or_create_host_key(self.instance_dir)
+
     def create_account(self, role: Role, *, prefix: str = "reviewer") -> ReviewerAccount:
         """An enrolled account, made as `portal users add --enrolled` makes one, at the site's
         own (default) costs."""
@@ -200,6 +215,7 @@ class ReviewSite:
                 password=password,
                 identity=self.identity,
                 policy=policy,
+                host_key=self.host_key,
                 now=datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
             )
             session.commit()

@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session
 
 from portal import migrate
 from portal.cli import main
-from portal.custody.keyrings import Keyring
+from portal.custody.host_key import HostKey
+from portal.custody.host_key import load_or_create as load_or_create_host_key
 from portal.custody.recovery import RECOVERY_FILE, recover_identity
 from portal.db import make_engine
 from portal.models import AuditEntry, Reviewer, Role
+from portal.services import reviewers
 from portal.services.reviewers import AccountPolicy, EnrolmentRefused, open_enrolment
 
 PASSPHRASE = "a recovery passphrase for these tests"
@@ -47,6 +49,11 @@ def session(env: dict[str, str]) -> Iterator[Session]:
     engine.dispose()
 
 
+def host_key_of(env: dict[str, str]) -> HostKey:
+    """The review-host key the commands used: the one in the portal's instance folder."""
+    return load_or_create_host_key(Path(env["PORTAL_INSTANCE_DIR"]))
+
+
 def portal(env: dict[str, str], *args: str) -> tuple[int, str]:
     result = CliRunner(env=env).invoke(main, list(args))
     return result.exit_code, result.output
@@ -62,7 +69,7 @@ def test_an_enrolled_administrator_gets_a_password_that_opens_the_identity(
     assert re.search(r"TOTP key:\s+[A-Z2-7 ]{20,}", output)
     reviewer = session.scalars(select(Reviewer)).one()
     assert (reviewer.username, reviewer.role, reviewer.active) == ("ada", Role.ADMIN, True)
-    keyring = Keyring.unwrapped(reviewer.keyring or b"", password)
+    keyring = reviewers.open_keyring(reviewer, password, host_key_of(env))
     assert keyring is not None and keyring.identity is not None
     inspectorate = recover_identity(tmp_path / "keys" / RECOVERY_FILE, PASSPHRASE)
     assert str(keyring.identity) == str(inspectorate)
@@ -77,12 +84,20 @@ def test_a_new_inspector_gets_a_one_time_enrolment_code(
     assert status == 0, output
     code = output.split("\n\n")[1].strip()
     assert len(code.split()) == 6
+    host_key = host_key_of(env)
+    with pytest.raises(EnrolmentRefused):
+        open_enrolment(
+            session,
+            username="ben",
+            code="wrong " * 6,
+            policy=AccountPolicy(),
+            host_key=host_key,
+            now=NOW,
+        )
     reviewer, keyring = open_enrolment(
-        session, username="ben", code=code, policy=AccountPolicy(), now=NOW
+        session, username="ben", code=code, policy=AccountPolicy(), host_key=host_key, now=NOW
     )
     assert reviewer.role is Role.INSPECTOR and keyring.identity is not None
-    with pytest.raises(EnrolmentRefused):
-        open_enrolment(session, username="ben", code="wrong " * 6, policy=AccountPolicy(), now=NOW)
 
 
 def test_a_wrong_recovery_passphrase_creates_nothing(env: dict[str, str], session: Session) -> None:

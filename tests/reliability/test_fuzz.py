@@ -47,6 +47,7 @@ from werkzeug.test import TestResponse
 
 from portal import create_review_app, create_submit_app, crypto
 from portal.config import Settings, sqlite_url
+from portal.custody.host_key import load_or_create as load_or_create_host_key
 from portal.db import make_engine
 from portal.models import Attachment, Message, Note, Report, Reviewer, Role
 from portal.recipients import RECIPIENTS_FILE
@@ -567,6 +568,7 @@ def _create_account(portal: Portal, username: str, role: Role) -> Account:
             password=PASSWORD,
             identity=portal.identity,
             policy=policy,
+            host_key=load_or_create_host_key(portal.settings.instance_dir),
             now=portal.clock.now,
         )
         session.commit()

@@ -16,6 +16,7 @@ from werkzeug.test import TestResponse
 
 from portal import create_review_app, crypto, request_db
 from portal.config import Settings
+from portal.custody.host_key import HostKey
 from portal.models import Reviewer, Role
 from portal.review.context import ReviewContext
 from portal.services import reviewers
@@ -68,7 +69,10 @@ def review_app(settings: Settings, clock: Clock) -> Iterator[Flask]:
 
 @pytest.fixture
 def make_account(
-    session: Session, settings: Settings, inspectorate_identity: crypto.HybridIdentity
+    session: Session,
+    settings: Settings,
+    inspectorate_identity: crypto.HybridIdentity,
+    host_key: HostKey,
 ):  # type: ignore[no-untyped-def]
     """Create an enrolled account of a role, as `portal users add --enrolled` does."""
 
@@ -83,6 +87,7 @@ def make_account(
             password=PASSWORD,
             identity=inspectorate_identity,
             policy=policy,
+            host_key=host_key,
             now=START,
         )
         session.commit()

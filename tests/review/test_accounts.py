@@ -9,8 +9,9 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.custody.keyrings import Keyring
+from portal.custody.host_key import HostKey
 from portal.models import AuditEntry, ReviewSession, Role
+from portal.services import reviewers
 from tests.review.conftest import PASSWORD, Account, Clock, reviewer_row, sign_in
 from tests.support.pages import csrf_token
 
@@ -53,7 +54,11 @@ def enrol_through_the_pages(client, clock: Clock, username: str, code: str) -> A
 
 
 def test_an_administrator_creates_an_account_that_its_owner_enrols(
-    review_app: Flask, make_account, clock: Clock, session: Session
+    review_app: Flask,
+    make_account,
+    clock: Clock,
+    session: Session,
+    host_key: HostKey,
 ) -> None:
     # Given an administrator who creates an inspector account
     admin = review_app.test_client()
@@ -68,7 +73,7 @@ def test_an_administrator_creates_an_account_that_its_owner_enrols(
     assert sign_in(again, account, clock).status_code == 302
 
     # Then his password opens his copy of the identity, and the code no longer works
-    keyring = Keyring.unwrapped(reviewer_row(session, "ben").keyring or b"", NEW_PASSWORD)
+    keyring = reviewers.open_keyring(reviewer_row(session, "ben"), NEW_PASSWORD, host_key)
     assert keyring is not None and keyring.identity is not None
     stranger = review_app.test_client()
     page = stranger.get("/enrol")
@@ -96,6 +101,41 @@ def test_an_enrolment_code_expires_after_seven_days(
 
     assert response.status_code == 200
     assert "expired" in response.text
+
+
+def test_an_enrolment_code_opens_nothing_once_a_session_has_started_with_it(
+    review_app: Flask,
+    make_account,
+    clock: Clock,
+    session: Session,
+) -> None:
+    # Given an account whose owner has started enrolling with the code
+    admin = review_app.test_client()
+    sign_in(admin, make_account("ada", Role.ADMIN), clock)
+    code = create_through_the_page(admin, "ben")
+    owner = review_app.test_client()
+    page = owner.get("/enrol")
+    started = owner.post(
+        "/enrol", data={"csrf_token": csrf_token(page), "username": "ben", "code": code}
+    )
+    assert started.headers["Location"] == "/enrol/set-up"
+
+    # When someone else who saw the code tries it, before the owner has finished
+    stranger = review_app.test_client()
+    page = stranger.get("/enrol")
+    reused = stranger.post(
+        "/enrol", data={"csrf_token": csrf_token(page), "username": "ben", "code": code}
+    )
+
+    # Then it opens nothing: no session of theirs, and the owner's enrolment goes on
+    assert reused.status_code == 200 and "do not match" in reused.text
+    assert stranger.get("/enrol/set-up").headers["Location"] == "/sign-in"
+    ben_id = reviewer_row(session, "ben").id
+    assert (
+        len(session.scalars(select(ReviewSession).where(ReviewSession.reviewer_id == ben_id)).all())
+        == 1
+    )
+    assert owner.get("/enrol/set-up").status_code == 200
 
 
 def test_a_weak_password_or_wrong_code_does_not_finish_enrolment(
@@ -134,7 +174,11 @@ def test_a_weak_password_or_wrong_code_does_not_finish_enrolment(
 
 
 def test_changing_the_password_rewraps_the_keys(
-    review_app: Flask, make_account, clock: Clock, session: Session
+    review_app: Flask,
+    make_account,
+    clock: Clock,
+    session: Session,
+    host_key: HostKey,
 ) -> None:
     client = review_app.test_client()
     sign_in(client, make_account("ada"), clock)
@@ -151,9 +195,9 @@ def test_changing_the_password_rewraps_the_keys(
     )
 
     assert "Your password has been changed" in response.text
-    keyring_bytes = reviewer_row(session, "ada").keyring or b""
-    assert Keyring.unwrapped(keyring_bytes, PASSWORD) is None
-    assert Keyring.unwrapped(keyring_bytes, NEW_PASSWORD) is not None
+    ada = reviewer_row(session, "ada")
+    assert reviewers.open_keyring(ada, PASSWORD, host_key) is None
+    assert reviewers.open_keyring(ada, NEW_PASSWORD, host_key) is not None
 
 
 def test_revoking_an_account_ends_its_sessions_and_deletes_its_keys(

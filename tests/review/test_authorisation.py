@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from portal import create_review_app, create_submit_app, request_db
 from portal.config import Settings
+from portal.custody.host_key import HostKey
 from portal.models import Attachment, Report, Reviewer, Role
 from portal.services import reviewers
 from tests.review.conftest import Clock, sign_in
@@ -170,7 +171,12 @@ def test_a_view_nobody_marked_is_closed_to_every_role(
 
 @pytest.mark.parametrize("path", ["/", "/reports/00000000-0000-4000-8000-000000000000"])
 def test_an_enrolling_account_can_only_finish_enrolling(
-    review_app: Flask, session: Session, settings: Settings, inspectorate_identity, path: str
+    review_app: Flask,
+    session: Session,
+    settings: Settings,
+    inspectorate_identity,
+    host_key: HostKey,
+    path: str,
 ) -> None:
     # Given an account half way through enrolment
     policy = reviewers.AccountPolicy(
@@ -182,6 +188,7 @@ def test_an_enrolling_account_can_only_finish_enrolling(
         role=Role.ADMIN,
         identity=inspectorate_identity,
         policy=policy,
+        host_key=host_key,
         now=datetime.datetime(2026, 11, 25, 9, 0),
     )
     session.commit()

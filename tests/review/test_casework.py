@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from portal import create_submit_app, crypto, request_db
 from portal.config import Settings
-from portal.custody.keyrings import Keyring
+from portal.custody.host_key import HostKey
 from portal.models import Attachment, AuditEntry, Message, Note, Report, ReportStatus, Role
+from portal.services import reviewers
 from portal.services.blobs import BlobStore
 from portal.services.codenames import CodenameKeys
 from portal.services.documents import unseal_document
@@ -169,7 +170,12 @@ def test_triage_records_what_changed_and_closing_needs_an_outcome(
 
 
 def test_an_auditors_keys_never_hold_the_identity(
-    review_app: Flask, make_account, clock: Clock, session: Session, submitted: CodenameKeys
+    review_app: Flask,
+    make_account,
+    clock: Clock,
+    session: Session,
+    submitted: CodenameKeys,
+    host_key: HostKey,
 ) -> None:
     client = review_app.test_client()
     sign_in(client, make_account("ida", Role.AUDITOR), clock)
@@ -177,7 +183,7 @@ def test_an_auditors_keys_never_hold_the_identity(
 
     assert client.get(f"/reports/{report.id}").status_code == 403
     assert client.get("/audit").status_code == 200
-    keyring = Keyring.unwrapped(reviewer_row(session, "ida").keyring or b"", PASSWORD)
+    keyring = reviewers.open_keyring(reviewer_row(session, "ida"), PASSWORD, host_key)
     assert keyring is not None
     assert keyring.identity is None
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from portal import crypto
 from portal.crypto.stream import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, NONCE_SIZE, TAG_SIZE
+from portal.custody.host_key import HostKey
 from portal.models import (
     Attachment,
     Author,
@@ -24,12 +25,14 @@ from portal.models import (
     Reviewer,
     Role,
 )
+from portal.services import reviewers
 from portal.services.blobs import BlobStore
 from portal.services.integrity import (
     _payload_length_problem,
     check_stored_ciphertexts,
     scan_stored_ciphertexts,
 )
+from tests.conftest import CHEAP_PASSWORD_COST, CHEAP_WORK_FACTOR
 
 TODAY = datetime.date(2025, 3, 1)
 SECRET = b'{"answers": {"what_happened": "my manager told me to lower the rating"}}'
@@ -70,6 +73,7 @@ def stored(session: Session, blobs: BlobStore, recipients: list[crypto.Recipient
         role=Role.INSPECTOR,
         created_at=datetime.datetime(2025, 3, 1, 9, 0),
         keyring=crypto.encrypt(b"keyring", [crypto.ScryptRecipient("code", work_factor=10)]),
+        custody_version=1,  # a bare age file, as before the review-host key
     )
     not_enrolled = Reviewer(
         username="revoked", role=Role.AUDITOR, created_at=datetime.datetime(2025, 3, 1, 9, 0)
@@ -277,3 +281,31 @@ def _header_length(ciphertext: bytes) -> int:
     source = io.BytesIO(ciphertext)
     crypto.format.read_header(source)
     return source.tell()
+
+
+def test_a_keyring_is_checked_inside_the_review_host_seal(
+    session: Session,
+    blobs: BlobStore,
+    host_key: HostKey,
+    inspectorate_identity: crypto.HybridIdentity,
+) -> None:
+    # Given an account, its keyring sealed under the review-host key
+    policy = reviewers.AccountPolicy(CHEAP_PASSWORD_COST, CHEAP_WORK_FACTOR)
+    reviewers.create_account(
+        session,
+        username="ivy",
+        role=Role.INSPECTOR,
+        identity=inspectorate_identity,
+        policy=policy,
+        host_key=host_key,
+        now=datetime.datetime(2026, 12, 4),
+    )
+    session.commit()
+
+    # Then with the key the age file inside is checked and found well formed; with another key
+    # the seal is reported; off the review host it is counted as not checked
+    assert scan_stored_ciphertexts(session, blobs, host_key).problems == []
+    (problem,) = scan_stored_ciphertexts(session, blobs, HostKey(bytes(32))).problems
+    assert "seal does not open" in problem
+    unkeyed = scan_stored_ciphertexts(session, blobs)
+    assert (unkeyed.problems, unkeyed.sealed_unchecked) == ([], 1)

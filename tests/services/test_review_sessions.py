@@ -1,5 +1,5 @@
 """Signing in and the sessions that follow, without the review site: failures counted and kept,
-a lock after too many, sessions that end when idle or old and leave no row behind.
+never a lock, sessions that end when idle or old and leave no row behind.
 
 Each test runs on SQLite and on PostgreSQL.
 """
@@ -14,16 +14,16 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from portal import crypto
-from portal.custody.keyrings import Keyring
+from portal.custody.host_key import HostKey
 from portal.models import Reviewer, ReviewSession, Role
 from portal.services import reviewers, transaction
 from portal.services.review_sessions import (
-    AccountLocked,
     SessionPolicy,
     SessionTicket,
     SignInRefused,
     close_session,
     open_session,
+    prune_sessions,
     resume_session,
     sign_in,
 )
@@ -50,7 +50,10 @@ class Account:
 
 @pytest.fixture
 def account(
-    session: Session, account_policy: AccountPolicy, inspectorate_identity: crypto.HybridIdentity
+    session: Session,
+    account_policy: AccountPolicy,
+    inspectorate_identity: crypto.HybridIdentity,
+    host_key: HostKey,
 ) -> Account:
     """An enrolled inspector, as `portal users add --enrolled` makes one."""
     reviewer, code = reviewers.create_account(
@@ -59,12 +62,13 @@ def account(
         role=Role.INSPECTOR,
         identity=inspectorate_identity,
         policy=account_policy,
+        host_key=host_key,
         now=NOW,
     )
-    keyring = Keyring.unwrapped(reviewer.keyring or b"", code)
+    keyring = reviewers.open_keyring(reviewer, code, host_key)
     assert keyring is not None
     reviewers.enrol_without_confirmation(
-        reviewer, keyring, password=PASSWORD, policy=account_policy
+        reviewer, keyring, password=PASSWORD, policy=account_policy, host_key=host_key
     )
     session.commit()
     return Account("ada", keyring.totp_secret)
@@ -73,6 +77,7 @@ def account(
 def attempt(
     session: Session,
     policy: AccountPolicy,
+    host_key: HostKey,
     account: Account,
     *,
     password: str = PASSWORD,
@@ -89,6 +94,7 @@ def attempt(
             totp_code=code or account.code(),
             account_policy=policy,
             session_policy=POLICY,
+            host_key=host_key,
             now=now,
         )
     except SignInRefused as refusal:
@@ -96,6 +102,12 @@ def attempt(
         return type(refusal)
     transaction.finish(session)
     return None
+
+
+def wrong_code(account: Account) -> str:
+    """A code the app does not show now (nor in the steps either side of now)."""
+    right = {totp_code(account.totp_secret, account.now + offset * STEP) for offset in (-1, 0, 1)}
+    return next(code for code in ("000000", "111111", "222222", "333333") if code not in right)
 
 
 def committed(engine: Engine, username: str) -> Reviewer:
@@ -107,6 +119,7 @@ def committed(engine: Engine, username: str) -> Reviewer:
 def test_the_three_factors_open_the_keyring(
     session: Session,
     account_policy: AccountPolicy,
+    host_key: HostKey,
     account: Account,
     inspectorate_identity: crypto.HybridIdentity,
 ) -> None:
@@ -117,6 +130,7 @@ def test_the_three_factors_open_the_keyring(
         totp_code=account.code(),
         account_policy=account_policy,
         session_policy=POLICY,
+        host_key=host_key,
         now=NOW,
     )
 
@@ -125,72 +139,100 @@ def test_the_three_factors_open_the_keyring(
 
 
 def test_each_failure_is_counted_and_kept_and_a_success_clears_the_count(
-    session: Session, engine: Engine, account_policy: AccountPolicy, account: Account
+    session: Session,
+    engine: Engine,
+    account_policy: AccountPolicy,
+    host_key: HostKey,
+    account: Account,
 ) -> None:
-    # When a wrong password, then a wrong code, are tried
+    # When a wrong password, a wrong code with the right password, then both wrong, are tried
     results = [
-        attempt(session, account_policy, account, password="not the password at all"),
-        attempt(session, account_policy, account, code="000000"),
+        attempt(session, account_policy, host_key, account, password="not the password at all"),
+        attempt(session, account_policy, host_key, account, code=wrong_code(account)),
+        attempt(
+            session,
+            account_policy,
+            host_key,
+            account,
+            password="not the password at all",
+            code=wrong_code(account),
+        ),
     ]
 
-    # Then both are refused alike, and the count survives the refusals' transactions
-    assert results == [SignInRefused, SignInRefused]
-    assert committed(engine, "ada").failed_sign_ins == 2
+    # Then all are refused alike, each counts as a failure, and the count survives the
+    # refusals' transactions
+    assert results == [SignInRefused, SignInRefused, SignInRefused]
+    assert committed(engine, "ada").failed_sign_ins == 3
 
     # When the right factors follow, then the count starts again
-    assert attempt(session, account_policy, account) is None
+    assert attempt(session, account_policy, host_key, account) is None
     assert committed(engine, "ada").failed_sign_ins == 0
 
 
 def test_a_code_already_used_is_refused(
-    session: Session, account_policy: AccountPolicy, account: Account
+    session: Session, account_policy: AccountPolicy, host_key: HostKey, account: Account
 ) -> None:
     code = totp_code(account.totp_secret, account.now)
 
-    first = attempt(session, account_policy, account, code=code)
-    replayed = attempt(session, account_policy, account, code=code)
+    first = attempt(session, account_policy, host_key, account, code=code)
+    replayed = attempt(session, account_policy, host_key, account, code=code)
 
     assert (first, replayed) == (None, SignInRefused)
 
 
-def test_the_fifth_failure_locks_the_account_until_the_lock_has_passed(
-    session: Session, engine: Engine, account_policy: AccountPolicy, account: Account
+def test_many_wrong_passwords_do_not_keep_the_owner_out(
+    session: Session,
+    engine: Engine,
+    account_policy: AccountPolicy,
+    host_key: HostKey,
+    account: Account,
 ) -> None:
-    # Given four failures
-    for _ in range(POLICY.failures_before_lockout - 1):
-        attempt(session, account_policy, account, password="a wrong password here")
+    # Given many wrong passwords, some with the right code (someone who has seen one) and some
+    # with a wrong one
+    for number in range(12):
+        code = account.code() if number % 2 else wrong_code(account)
+        refused = attempt(
+            session, account_policy, host_key, account, password=f"wrong guess {number}", code=code
+        )
+        assert refused is SignInRefused
 
-    # When a fifth follows
-    locked_at = account.now
-    fifth = attempt(session, account_policy, account, password="a wrong password here")
-
-    # Then it locks the account for the lockout, and even the right factors are refused then
-    assert fifth is AccountLocked
-    assert committed(engine, "ada").locked_until == locked_at + POLICY.lockout
-    account.now = locked_at + POLICY.lockout - STEP
-    assert attempt(session, account_policy, account) is AccountLocked
-    # and attempts during the lock are not counted towards the next one
+    # Then every one was counted, and nothing locks the account
+    assert committed(engine, "ada").failed_sign_ins == 12
+    # and the right password and code still sign in at once
+    assert attempt(session, account_policy, host_key, account) is None
     assert committed(engine, "ada").failed_sign_ins == 0
 
-    # When the lock has passed, the right factors work again
-    account.now = locked_at + POLICY.lockout
-    assert attempt(session, account_policy, account) is None
+
+def test_the_right_password_with_a_wrong_code_is_a_failure(
+    session: Session,
+    engine: Engine,
+    account_policy: AccountPolicy,
+    host_key: HostKey,
+    account: Account,
+) -> None:
+    # When the right password is tried with a wrong code, then with something not a code at all
+    wrong = attempt(session, account_policy, host_key, account, code=wrong_code(account))
+    garbled = attempt(session, account_policy, host_key, account, code="abcdef")
+
+    # Then both are refused, as a wrong password is, and both count as failures
+    assert (wrong, garbled) == (SignInRefused, SignInRefused)
+    assert committed(engine, "ada").failed_sign_ins == 2
 
 
 def test_an_unknown_or_revoked_account_is_refused_like_a_wrong_password(
-    session: Session, account_policy: AccountPolicy, account: Account
+    session: Session, account_policy: AccountPolicy, host_key: HostKey, account: Account
 ) -> None:
-    unknown = attempt(session, account_policy, account, username="nobody")
+    unknown = attempt(session, account_policy, host_key, account, username="nobody")
     reviewer = session.scalars(select(Reviewer)).one()
     reviewers.revoke(session, reviewer, now=NOW)
     transaction.finish(session)
-    revoked = attempt(session, account_policy, account)
+    revoked = attempt(session, account_policy, host_key, account)
 
     assert (unknown, revoked) == (SignInRefused, SignInRefused)
 
 
 def open_new_session(
-    session: Session, account_policy: AccountPolicy, account: Account
+    session: Session, account_policy: AccountPolicy, host_key: HostKey, account: Account
 ) -> SessionTicket:
     """Sign in and open a session at the account's clock, as the site does."""
     now = account.now
@@ -201,9 +243,10 @@ def open_new_session(
         totp_code=account.code(),
         account_policy=account_policy,
         session_policy=POLICY,
+        host_key=host_key,
         now=now,
     )
-    ticket = open_session(session, reviewer, keyring, now=now)
+    ticket = open_session(session, reviewer, keyring, host_key=host_key, now=now)
     transaction.finish(session)
     return ticket
 
@@ -213,9 +256,11 @@ def sessions_stored(engine: Engine) -> int:
         return other.scalar(select(func.count()).select_from(ReviewSession)) or 0
 
 
-def resume(session: Session, ticket: SessionTicket, at: datetime.datetime) -> bool:
+def resume(
+    session: Session, host_key: HostKey, ticket: SessionTicket, at: datetime.datetime
+) -> bool:
     """Resume the session at `at` and finish the transaction, as each request does."""
-    opened = resume_session(session, ticket, policy=POLICY, now=at)
+    opened = resume_session(session, ticket, policy=POLICY, host_key=host_key, now=at)
     transaction.finish(session)
     return opened is not None
 
@@ -223,20 +268,29 @@ def resume(session: Session, ticket: SessionTicket, at: datetime.datetime) -> bo
 def test_a_session_holds_the_keyring_under_the_cookies_key_only(
     session: Session,
     account_policy: AccountPolicy,
+    host_key: HostKey,
     account: Account,
     inspectorate_identity: crypto.HybridIdentity,
 ) -> None:
     # Given a session opened at sign-in
-    ticket = open_new_session(session, account_policy, account)
+    ticket = open_new_session(session, account_policy, host_key, account)
 
-    # When it is resumed with the ticket, or with the right token and another key
-    opened = resume_session(session, ticket, policy=POLICY, now=NOW)
+    # When it is resumed with the ticket, with the right token and another key, or with the
+    # ticket on a host with another review-host key
+    opened = resume_session(session, ticket, policy=POLICY, host_key=host_key, now=NOW)
     forged = resume_session(
-        session, SessionTicket(ticket.token, bytes(len(ticket.key))), policy=POLICY, now=NOW
+        session,
+        SessionTicket(ticket.token, bytes(len(ticket.key))),
+        policy=POLICY,
+        host_key=host_key,
+        now=NOW,
+    )
+    elsewhere = resume_session(
+        session, ticket, policy=POLICY, host_key=HostKey(bytes(range(32))), now=NOW
     )
 
-    # Then the ticket opens the keyring, and the wrong key opens nothing
-    assert opened is not None and forged is None
+    # Then the ticket opens the keyring, and the wrong key, or the wrong host's, opens nothing
+    assert opened is not None and forged is None and elsewhere is None
     assert str(opened.keyring.identity) == str(inspectorate_identity)
     assert opened.reviewer.username == "ada"
     # and the stored row names the session by a hash of its token, never the token itself
@@ -245,28 +299,36 @@ def test_a_session_holds_the_keyring_under_the_cookies_key_only(
 
 
 def test_an_idle_session_ends_after_its_timeout_and_its_row_goes(
-    session: Session, engine: Engine, account_policy: AccountPolicy, account: Account
+    session: Session,
+    engine: Engine,
+    account_policy: AccountPolicy,
+    host_key: HostKey,
+    account: Account,
 ) -> None:
     # Given a session last seen at some moment
-    ticket = open_new_session(session, account_policy, account)
+    ticket = open_new_session(session, account_policy, host_key, account)
     seen = NOW + datetime.timedelta(minutes=5)
-    assert resume(session, ticket, seen)
+    assert resume(session, host_key, ticket, seen)
 
     # When it is used again exactly at its idle timeout, it still opens
-    assert resume(session, ticket, seen + POLICY.idle_timeout)
+    assert resume(session, host_key, ticket, seen + POLICY.idle_timeout)
 
     # When a second longer passes idle, then it ends, and its row is gone for good
     later = seen + 2 * POLICY.idle_timeout + datetime.timedelta(seconds=1)
-    assert not resume(session, ticket, later)
+    assert not resume(session, host_key, ticket, later)
     assert sessions_stored(engine) == 0
-    assert not resume(session, ticket, later)
+    assert not resume(session, host_key, ticket, later)
 
 
 def test_a_busy_session_ends_at_its_absolute_timeout(
-    session: Session, engine: Engine, account_policy: AccountPolicy, account: Account
+    session: Session,
+    engine: Engine,
+    account_policy: AccountPolicy,
+    host_key: HostKey,
+    account: Account,
 ) -> None:
     # Given a session used every ten minutes
-    ticket = open_new_session(session, account_policy, account)
+    ticket = open_new_session(session, account_policy, host_key, account)
     moments = []
     at = NOW
     while at <= NOW + POLICY.absolute_timeout + datetime.timedelta(minutes=10):
@@ -274,7 +336,7 @@ def test_a_busy_session_ends_at_its_absolute_timeout(
         at += datetime.timedelta(minutes=10)
 
     # When it is resumed at each moment
-    opened = [resume(session, ticket, moment) for moment in moments]
+    opened = [resume(session, host_key, ticket, moment) for moment in moments]
 
     # Then it opens until its absolute timeout has passed, never after, and its row goes
     assert opened == [moment - NOW <= POLICY.absolute_timeout for moment in moments]
@@ -282,12 +344,40 @@ def test_a_busy_session_ends_at_its_absolute_timeout(
     assert sessions_stored(engine) == 0
 
 
+def test_pruning_deletes_the_timed_out_sessions_only(
+    session: Session,
+    engine: Engine,
+    account_policy: AccountPolicy,
+    host_key: HostKey,
+    account: Account,
+) -> None:
+    """A session whose cookie never comes back is deleted all the same, by the next prune."""
+    # Given a session opened, then another half a minute later, neither used again
+    first = open_new_session(session, account_policy, host_key, account)
+    second = open_new_session(session, account_policy, host_key, account)
+
+    # When sessions are pruned once the first has been idle too long, but not yet the second
+    pruned = prune_sessions(
+        session, policy=POLICY, now=NOW + POLICY.idle_timeout + datetime.timedelta(seconds=15)
+    )
+    transaction.finish(session)
+
+    # Then the first's row is gone, and the second still opens
+    assert (pruned, sessions_stored(engine)) == (1, 1)
+    assert not resume(session, host_key, first, NOW)
+    assert resume(session, host_key, second, NOW + datetime.timedelta(minutes=1))
+
+
 def test_closing_a_session_ends_that_session_only(
-    session: Session, engine: Engine, account_policy: AccountPolicy, account: Account
+    session: Session,
+    engine: Engine,
+    account_policy: AccountPolicy,
+    host_key: HostKey,
+    account: Account,
 ) -> None:
     # Given two sessions of one account (two browsers)
-    first = open_new_session(session, account_policy, account)
-    second = open_new_session(session, account_policy, account)
+    first = open_new_session(session, account_policy, host_key, account)
+    second = open_new_session(session, account_policy, host_key, account)
 
     # When the first is closed
     close_session(session, first)
@@ -295,18 +385,22 @@ def test_closing_a_session_ends_that_session_only(
 
     # Then it no longer opens, and the other still does
     assert sessions_stored(engine) == 1
-    assert not resume(session, first, NOW)
-    assert resume(session, second, NOW)
+    assert not resume(session, host_key, first, NOW)
+    assert resume(session, host_key, second, NOW)
 
 
 def test_a_session_of_a_revoked_account_opens_nothing(
-    session: Session, engine: Engine, account_policy: AccountPolicy, account: Account
+    session: Session,
+    engine: Engine,
+    account_policy: AccountPolicy,
+    host_key: HostKey,
+    account: Account,
 ) -> None:
     """Revocation deletes the rows; a session that slipped past that is deleted when used."""
-    ticket = open_new_session(session, account_policy, account)
+    ticket = open_new_session(session, account_policy, host_key, account)
     reviewer = session.scalars(select(Reviewer)).one()
     reviewer.revoked_at = NOW
     transaction.finish(session)
 
-    assert not resume(session, ticket, NOW)
+    assert not resume(session, host_key, ticket, NOW)
     assert sessions_stored(engine) == 0

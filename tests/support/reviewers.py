@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from sqlalchemy.orm import Session
 
 from portal import crypto
-from portal.custody.keyrings import Keyring
+from portal.custody.host_key import HostKey
 from portal.models import Reviewer, Role
 from portal.services import reviewers
 
@@ -37,14 +37,23 @@ def enrolled_reviewer(
     password: str,
     identity: crypto.HybridIdentity,
     policy: reviewers.AccountPolicy,
+    host_key: HostKey,
     now: datetime.datetime,
 ) -> tuple[Reviewer, bytes]:
     """A new, enrolled account in `session` (not committed: the caller owns the transaction),
     and its TOTP secret, which only the account's own authenticator app would know."""
     reviewer, code = reviewers.create_account(
-        session, username=username, role=role, identity=identity, policy=policy, now=now
+        session,
+        username=username,
+        role=role,
+        identity=identity,
+        policy=policy,
+        host_key=host_key,
+        now=now,
     )
-    keyring = Keyring.unwrapped(reviewer.keyring or b"", code)
+    keyring = reviewers.open_keyring(reviewer, code, host_key)
     assert keyring is not None, "the new account's keyring did not open with its code"
-    reviewers.enrol_without_confirmation(reviewer, keyring, password=password, policy=policy)
+    reviewers.enrol_without_confirmation(
+        reviewer, keyring, password=password, policy=policy, host_key=host_key
+    )
     return reviewer, keyring.totp_secret
