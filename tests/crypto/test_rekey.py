@@ -372,3 +372,17 @@ def test_new_recipients_are_checked_as_for_encryption() -> None:
     # A passphrase must stay a file's only recipient
     with pytest.raises(RecipientMixError):
         rekey(original, [X25519.old], [ScryptRecipient("pass", SCRYPT_TEST_WORK_FACTOR)])
+
+
+def test_a_header_larger_than_a_copy_piece_is_rewritten_whole() -> None:
+    # Given a file whose header is longer than the 64 KiB pieces the payload is copied in
+    plaintext = plaintext_of(2 * CHUNK_SIZE + 1)
+    many = [X25519.other.recipient()] * 800
+    original = encrypt(plaintext, [*many, X25519.old.recipient()])
+    assert len(Parts.of(original).header_bytes) > CHUNK_SIZE
+
+    # When it is re-keyed, then the whole header and payload come through
+    rekeyed = rekeyed_stream(original, [X25519.old], [X25519.new.recipient()])
+    assert decrypt(rekeyed, [X25519.new]) == plaintext
+    assert Parts.of(rekeyed).payload == Parts.of(original).payload
+    assert Parts.of(rekeyed).stanza_lines()[:800] == Parts.of(original).stanza_lines()[:800]
