@@ -3,6 +3,7 @@
 #   make test  install what the tests need, then run the whole test suite
 # Other targets are conveniences for developers.
 #   make bench  time the encryption against a ceiling, the age CLI and gpg (benchmarks/README.md)
+#   make bench-rekey  time re-keying against decrypt + re-encrypt and a plain copy (same README)
 #   make bench-inbox  time the review site's inbox with 10,000 and 100,000 reports (same README)
 #   make bench-load  load the submission site under gunicorn against a bare endpoint (same README)
 #   make translations  extract the public site's texts and merge them into the Welsh catalogue
@@ -26,7 +27,7 @@ PIP_COMPILE := CUSTOM_COMPILE_COMMAND='make lock' $(LOCK_VENV)/bin/pip-compile -
   --generate-hashes --allow-unsafe --build-deps-for=editable --strip-extras \
   --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-.PHONY: run test lint format bench bench-inbox bench-load translations lock clean
+.PHONY: run test lint format bench bench-rekey bench-inbox bench-load translations lock clean
 
 run: $(VENV)/.installed $(CATALOGUE).mo
 	scripts/run-dev
@@ -49,6 +50,9 @@ format: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/crypto_bench.py $(BENCH_ARGS)
+
+bench-rekey: $(VENV)/.installed
+	$(BIN)/python benchmarks/rekey_bench.py $(BENCH_ARGS)
 
 bench-inbox: $(VENV)/.installed
 	$(BIN)/python benchmarks/inbox_bench.py $(BENCH_ARGS)

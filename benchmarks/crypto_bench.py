@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import hashlib
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -27,7 +25,7 @@ from pathlib import Path
 import cryptography
 from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from report import cpu_model, load_average, render_pairs, render_table
+from report import load_average, machine_basics, render_pairs, render_table
 
 from portal.crypto import (
     Identity,
@@ -119,12 +117,7 @@ def find_tools() -> Tools:
 
 def machine_info(tools: Tools) -> list[tuple[str, str]]:
     return [
-        ("date", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")),
-        ("cpu", cpu_model()),
-        ("nproc", f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}"),
-        ("load average at start", load_average()),
-        ("os", platform.platform()),
-        ("python", f"{platform.python_implementation()} {platform.python_version()}"),
+        *machine_basics(),
         ("cryptography", f"{cryptography.__version__} ({openssl_backend.openssl_version_text()})"),
         ("age", tools.age_version),
         ("gpg", tools.gpg_version),

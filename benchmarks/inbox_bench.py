@@ -16,8 +16,6 @@ import contextlib
 import datetime
 import importlib
 import importlib.metadata
-import os
-import platform
 import random
 import re
 import statistics
@@ -36,7 +34,7 @@ from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from flask import Flask
 from flask.testing import FlaskClient
-from report import cpu_model, load_average, render_pairs, render_table
+from report import load_average, machine_basics, render_pairs, render_table
 from sqlalchemy import Engine, event, insert
 from sqlalchemy.orm import Session
 
@@ -118,12 +116,7 @@ def format_ratio(ratio: float) -> str:
 
 def machine_info() -> list[tuple[str, str]]:
     return [
-        ("date", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")),
-        ("cpu", cpu_model()),
-        ("nproc", f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}"),
-        ("load average at start", load_average()),
-        ("os", platform.platform()),
-        ("python", f"{platform.python_implementation()} {platform.python_version()}"),
+        *machine_basics(),
         ("sqlalchemy", sqlalchemy.__version__),
         ("flask", importlib.metadata.version("flask")),
     ]

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import hashlib
 import http.client
 import importlib.metadata
 import os
-import platform
 import re
 import shlex
 import signal
@@ -37,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from report import cpu_model, load_average, render_pairs, render_table
+from report import load_average, machine_basics, render_pairs, render_table
 
 from portal import crypto, gunicorn_config, migrate
 from portal.config import PROJECT_ROOT, sqlite_url
@@ -106,12 +104,7 @@ def machine_info(database: str) -> list[tuple[str, str]]:
         f"{name} {importlib.metadata.version(name)}" for name in ("flask", "werkzeug")
     )
     return [
-        ("date", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")),
-        ("cpu", cpu_model()),
-        ("nproc", f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}"),
-        ("load average at start", load_average()),
-        ("os", platform.platform()),
-        ("python", f"{platform.python_implementation()} {platform.python_version()}"),
+        *machine_basics(),
         ("gunicorn", importlib.metadata.version("gunicorn")),
         ("flask, werkzeug", versions),
         (

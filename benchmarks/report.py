@@ -7,6 +7,7 @@ is on the import path).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import platform
 from pathlib import Path
@@ -41,3 +42,15 @@ def cpu_model() -> str:
 def load_average() -> str:
     """1, 5 and 15-minute load: above about 1 here means something else shared the two cores."""
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def machine_basics() -> list[tuple[str, str]]:
+    """The lines every benchmark's "Machine" block starts with; each adds its own versions."""
+    return [
+        ("date", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")),
+        ("cpu", cpu_model()),
+        ("nproc", f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}"),
+        ("load average at start", load_average()),
+        ("os", platform.platform()),
+        ("python", f"{platform.python_implementation()} {platform.python_version()}"),
+    ]

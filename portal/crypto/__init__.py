@@ -9,6 +9,8 @@ on purpose; outside auditors' scripts can use it too:
 
 `encrypt_stream` / `decrypt_stream` do the same between binary file objects with flat memory;
 `EncryptingWriter` encrypts data pushed to it in pieces (an upload as it arrives).
+`rekey` / `rekey_stream` move a file to new recipients by rewriting its header only, copying the
+payload unchanged (a key epoch's retirement).
 Every failure is an `AgeError`; its subclasses say what kind of failure it was.
 """
 
@@ -41,6 +43,7 @@ from portal.crypto.keys import (
     parse_recipients,
 )
 from portal.crypto.pq import HybridIdentity, HybridRecipient
+from portal.crypto.rekey import rekey, rekey_stream
 from portal.crypto.scrypt import ScryptIdentity, ScryptRecipient
 from portal.crypto.x25519 import X25519Identity, X25519Recipient
 
@@ -75,4 +78,6 @@ __all__ = [
     "parse_identity",
     "parse_recipient",
     "parse_recipients",
+    "rekey",
+    "rekey_stream",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from portal.crypto.armor import MAGIC, ArmoredReader, looks_armored
@@ -12,7 +12,10 @@ from portal.crypto.errors import HeaderError, MacMismatch, NoIdentityMatch, Reci
 from portal.crypto.format import (
     FILE_KEY_SIZE,
     Identity,
+    ParsedHeader,
     Recipient,
+    RecipientKind,
+    Stanza,
     header_mac,
     macs_match,
     read_header,
@@ -111,31 +114,45 @@ def decrypt_chunks(source: BinaryIO, identities: Sequence[Identity]) -> Iterator
     identity opens fails here rather than part way through; payload errors (PayloadError) are
     raised as iteration reaches them. For sending a decrypted file as a response, chunk by chunk.
     """
-    reader = _binary_reader(source)
+    reader = binary_reader(source)
     header = read_header(reader)
-    if any(stanza.type == SCRYPT_TYPE for stanza in header.stanzas) and len(header.stanzas) != 1:
-        # Otherwise a passphrase-protected file could be silently readable by another key too.
-        raise HeaderError("an scrypt stanza must be the only stanza in its file")
+    check_scrypt_alone(header.stanzas)
     file_key = _unwrap_file_key(header.stanzas, identities)
-    if not macs_match(header_mac(file_key, header.mac_input), header.mac):
-        raise MacMismatch("header MAC does not match")
+    verify_header_mac(header, file_key)
     nonce = read_up_to(reader, NONCE_SIZE)
     if len(nonce) != NONCE_SIZE:
         raise HeaderError("payload nonce missing or truncated")
     return payload_chunks(reader, payload_key(file_key, nonce))
 
 
-def _binary_reader(source: BinaryIO) -> io.BufferedReader[Any]:
+def binary_reader(source: BinaryIO, *, armor_allowed: bool = True) -> io.BufferedReader[Any]:
     """`source` as a buffered binary age file, read through the armor if it is armored.
 
     The first bytes are read in full before deciding: a pipe or socket may return one byte at a
-    time, and a single peek could then make a binary file look like armor.
+    time, and a single peek could then make a binary file look like armor. With
+    `armor_allowed=False` armored input is refused with HeaderError, for callers that must
+    write back the same encoding they read.
     """
     first_bytes = read_up_to(source, len(MAGIC))
     reader = io.BufferedReader(_Rejoined(first_bytes, source))
     if looks_armored(first_bytes):
+        if not armor_allowed:
+            raise HeaderError("armored input is not accepted here: give the binary age file")
         return io.BufferedReader(ArmoredReader(reader))
     return reader
+
+
+def check_scrypt_alone(stanzas: Sequence[Stanza]) -> None:
+    """Raise HeaderError if an scrypt stanza shares its header with any other stanza."""
+    if any(stanza.type == SCRYPT_TYPE for stanza in stanzas) and len(stanzas) != 1:
+        # Otherwise a passphrase-protected file could be silently readable by another key too.
+        raise HeaderError("an scrypt stanza must be the only stanza in its file")
+
+
+def verify_header_mac(header: ParsedHeader, file_key: bytes) -> None:
+    """Raise MacMismatch unless `file_key` authenticates the header exactly as it was read."""
+    if not macs_match(header_mac(file_key, header.mac_input), header.mac):
+        raise MacMismatch("header MAC does not match")
 
 
 class _Rejoined(io.RawIOBase):
@@ -171,11 +188,17 @@ def _unwrap_file_key(stanzas: Sequence, identities: Sequence[Identity]) -> bytes
 
 def check_recipients(recipients: Sequence[Recipient]) -> None:
     """Raise RecipientMixError unless `recipients` may share one file."""
-    if not recipients:
+    check_recipient_kinds(recipient.kind for recipient in recipients)
+
+
+def check_recipient_kinds(kinds: Iterable[RecipientKind]) -> None:
+    """Raise RecipientMixError unless recipients of these kinds, one each, may share one file."""
+    every_kind = list(kinds)
+    if not every_kind:
         raise RecipientMixError("at least one recipient is needed")
-    kinds = {recipient.kind for recipient in recipients}
-    if "passphrase" in kinds and len(recipients) > 1:
+    kinds_present = set(every_kind)
+    if "passphrase" in kinds_present and len(every_kind) > 1:
         raise RecipientMixError("a passphrase must be a file's only recipient")
-    if kinds == {"postquantum", "classic"}:
+    if kinds_present == {"postquantum", "classic"}:
         # Mixing would let a quantum attacker read the file through the classic stanza.
         raise RecipientMixError("post-quantum and classic recipients cannot share a file")

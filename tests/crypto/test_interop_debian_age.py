@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import errno
 import fcntl
+import io
 import os
 import re
 import select
@@ -460,6 +461,52 @@ def test_portal_raises_no_identity_match_for_an_age_file_to_another_key(
     # When the portal tries its own key, then no identity matches
     with pytest.raises(crypto.NoIdentityMatch):
         crypto.decrypt(ciphertext, [portal_identity])
+
+
+# Re-keyed X25519 files: the portal rewrites the header, age reads the result.
+
+
+@pytest.mark.parametrize("size", PAYLOAD_SIZES, ids=_payload_id)
+def test_age_decrypts_a_portal_file_rekeyed_to_an_age_keygen_recipient(
+    debian_age: DebianAge, age_key_pair: KeyPair, portal_identity: crypto.X25519Identity, size: int
+) -> None:
+    # Given a file the portal encrypted to its own key
+    plaintext = os.urandom(size)
+    original = crypto.encrypt(plaintext, [portal_identity.recipient()])
+
+    # When the portal re-keys it to age-keygen's recipient
+    rekeyed = crypto.rekey(
+        original, [portal_identity], [crypto.parse_recipient(age_key_pair.recipient)]
+    )
+    assert rekeyed is not None
+
+    # Then age decrypts it with age-keygen's identity, and refuses the portal's; the payload is
+    # the original's, byte for byte
+    assert debian_age.decrypt(rekeyed, age_key_pair.identity) == plaintext
+    with pytest.raises(AgeRefused, match="no identity matched"):
+        debian_age.decrypt(rekeyed, str(portal_identity))
+    assert _header_and_payload(rekeyed)[1] == _header_and_payload(original)[1]
+
+
+def test_age_decrypts_its_own_file_after_the_portal_rekeys_it(
+    debian_age: DebianAge, age_key_pair: KeyPair, portal_identity: crypto.X25519Identity
+) -> None:
+    # Given a two-chunk file age encrypted to the portal's recipient
+    plaintext = os.urandom(CHUNK_SIZE + 1)
+    original = debian_age.encrypt(plaintext, str(portal_identity.recipient()))
+
+    # When the portal re-keys it to age-keygen's recipient, streaming
+    rekeyed = io.BytesIO()
+    assert crypto.rekey_stream(
+        io.BytesIO(original),
+        rekeyed,
+        [portal_identity],
+        [crypto.parse_recipient(age_key_pair.recipient)],
+    )
+
+    # Then age decrypts it, and its payload is the one age wrote
+    assert debian_age.decrypt(rekeyed.getvalue(), age_key_pair.identity) == plaintext
+    assert _header_and_payload(rekeyed.getvalue())[1] == _header_and_payload(original)[1]
 
 
 # Passphrases (scrypt), with age on a pseudo-terminal.

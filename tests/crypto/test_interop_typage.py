@@ -190,3 +190,57 @@ def test_typage_refuses_a_portal_file_to_another_key(
 
     with pytest.raises(TypageRefused, match="no identity matched"):
         typage.decrypt(ciphertext, typage_key_pair.identity)
+
+
+# Re-keyed post-quantum files: the portal rewrites the header, typage reads the result.
+
+
+def _payload(ciphertext: bytes) -> bytes:
+    """Everything after a binary age file's header: the nonce and the chunks."""
+    _, separator, after_footer = ciphertext.partition(b"\n---")
+    assert separator, "no header MAC line: not a binary age file"
+    return after_footer.partition(b"\n")[2]
+
+
+@pytest.mark.parametrize("size", PAYLOAD_SIZES, ids=_payload_id)
+def test_typage_decrypts_a_portal_file_rekeyed_to_a_typage_recipient(
+    typage: Typage,
+    typage_key_pair: TypageKeyPair,
+    portal_identity: crypto.HybridIdentity,
+    size: int,
+) -> None:
+    # Given a file the portal encrypted to its own post-quantum key
+    plaintext = os.urandom(size)
+    original = crypto.encrypt(plaintext, [portal_identity.recipient()])
+
+    # When the portal re-keys it to typage's recipient
+    rekeyed = crypto.rekey(
+        original, [portal_identity], [crypto.parse_recipient(typage_key_pair.recipient)]
+    )
+    assert rekeyed is not None
+
+    # Then typage decrypts it with its identity, and refuses the portal's; the payload is the
+    # original's, byte for byte
+    assert _stanza_types(rekeyed) == [PQ_STANZA_TYPE]
+    assert typage.decrypt(rekeyed, typage_key_pair.identity) == plaintext
+    with pytest.raises(TypageRefused, match="no identity matched"):
+        typage.decrypt(rekeyed, str(portal_identity))
+    assert _payload(rekeyed) == _payload(original)
+
+
+def test_typage_decrypts_its_own_file_after_the_portal_rekeys_it(
+    typage: Typage, typage_key_pair: TypageKeyPair, portal_identity: crypto.HybridIdentity
+) -> None:
+    # Given a two-chunk file typage encrypted to the portal's recipient
+    plaintext = os.urandom(CHUNK_SIZE + 1)
+    original = typage.encrypt(plaintext, str(portal_identity.recipient()))
+
+    # When the portal re-keys it to typage's own recipient
+    rekeyed = crypto.rekey(
+        original, [portal_identity], [crypto.parse_recipient(typage_key_pair.recipient)]
+    )
+    assert rekeyed is not None
+
+    # Then typage decrypts it, and its payload is the one typage wrote
+    assert typage.decrypt(rekeyed, typage_key_pair.identity) == plaintext
+    assert _payload(rekeyed) == _payload(original)

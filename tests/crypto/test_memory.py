@@ -1,5 +1,6 @@
 """Streaming keeps memory flat: a 1 GiB payload goes through `encrypt_stream` and back through
-`decrypt_stream` with the process's peak memory less than 64 MiB above where it started.
+`decrypt_stream` with the process's peak memory less than 64 MiB above where it started, and
+`rekey_stream` moves a 256 MiB file to a new key with its peak less than 16 MiB above.
 
 The round trip runs in a subprocess of its own, so nothing pytest or other tests allocated blurs
 the figure. The plaintext is made on the fly (a ChaCha20 keystream) and never held whole; it is
@@ -27,9 +28,13 @@ GIB = 1 << 30
 MIB = 1 << 20
 CEILING_MIB = 64
 
-# Arguments: plaintext size in bytes, where to write the ciphertext, MiB of ballast to allocate
-# (and free) inside the measured window. Prints one JSON line.
-ROUND_TRIP_SCRIPT = r"""
+REKEY_SIZE = 256 * MIB
+# rekey_stream holds one 64 KiB piece of the payload at a time: the ceiling is tighter.
+REKEY_CEILING_MIB = 16
+
+# What every measuring script starts with: a generated source, a hashing sink, and a way to start
+# the measured window.
+SCRIPT_HELPERS = r"""
 import hashlib
 import io
 import json
@@ -39,9 +44,6 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
-from portal.crypto import decrypt, decrypt_stream, encrypt, encrypt_stream, generate_identity
-
-size, ciphertext_path, ballast_mib = int(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 ZEROS = memoryview(bytes(1 << 20))
 
 
@@ -83,15 +85,28 @@ class HashingSink:
         return len(data)
 
 
+def start_measuring():
+    # Returns the baseline RSS in KiB, and whether the high-water mark could be reset to it.
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current VmRSS
+        reset = True
+    except OSError:
+        reset = False  # then the figure also counts start-up's peak: an overestimate
+    return status_kib("VmRSS"), reset
+"""
+
+# Arguments: plaintext size in bytes, where to write the ciphertext, MiB of ballast to allocate
+# (and free) inside the measured window. Prints one JSON line.
+ROUND_TRIP_SCRIPT = (
+    SCRIPT_HELPERS
+    + r"""
+from portal.crypto import decrypt, decrypt_stream, encrypt, encrypt_stream, generate_identity
+
+size, ciphertext_path, ballast_mib = int(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 identity = generate_identity()  # post-quantum, the portal's default
 # Everything the round trip uses is imported and initialised before the baseline is taken.
 assert decrypt(encrypt(b"warm-up", [identity.recipient()]), [identity]) == b"warm-up"
-try:
-    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current VmRSS
-    high_water_mark_reset = True
-except OSError:
-    high_water_mark_reset = False  # then the figure also counts start-up's peak: an overestimate
-baseline_kib = status_kib("VmRSS")
+baseline_kib, high_water_mark_reset = start_measuring()
 if ballast_mib:
     ballast = b"\x01" * (ballast_mib << 20)
     del ballast
@@ -127,20 +142,71 @@ print(json.dumps({
     "total_seconds": round(time.monotonic() - started, 2),
 }))
 """
+)
 
 
-def _round_trip(tmp_path: Path, size: int, ballast_mib: int = 0) -> dict[str, Any]:
+# Arguments: plaintext size in bytes, a directory for the two files. Prints one JSON line.
+REKEY_SCRIPT = (
+    SCRIPT_HELPERS
+    + r"""
+from portal.crypto import decrypt_stream, encrypt, encrypt_stream, generate_identity, rekey
+from portal.crypto import rekey_stream
+from portal.crypto.format import read_header
+
+size, workdir = int(sys.argv[1]), Path(sys.argv[2])
+original_path, rekeyed_path = workdir / "original.age", workdir / "rekeyed.age"
+old, new = generate_identity(), generate_identity()  # post-quantum, the portal's default
+source = GeneratedSource(size)
+with original_path.open("wb") as destination:
+    encrypt_stream(source, destination, [old.recipient()])
+# Everything the re-key uses is imported and initialised before the baseline is taken.
+assert rekey(encrypt(b"warm-up", [old.recipient()]), [old], [new.recipient()])
+baseline_kib, high_water_mark_reset = start_measuring()
+
+started = time.monotonic()
+with original_path.open("rb") as original, rekeyed_path.open("wb") as rekeyed:
+    moved = rekey_stream(original, rekeyed, [old], [new.recipient()])
+peak_kib = status_kib("VmHWM")
+rekey_seconds = time.monotonic() - started
+
+
+def payload_sha256(path):
+    with path.open("rb") as file:
+        read_header(file)
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+sink = HashingSink()
+try:
+    with rekeyed_path.open("rb") as rekeyed:
+        decrypt_stream(rekeyed, sink, [new])
+    payloads = [payload_sha256(original_path), payload_sha256(rekeyed_path)]
+finally:
+    original_path.unlink()
+    rekeyed_path.unlink()
+
+print(json.dumps({
+    "moved": moved,
+    "plaintext_sha256": source.digest.hexdigest(),
+    "released_size": sink.size,
+    "released_sha256": sink.digest.hexdigest(),
+    "original_payload_sha256": payloads[0],
+    "rekeyed_payload_sha256": payloads[1],
+    "baseline_kib": baseline_kib,
+    "peak_kib": peak_kib,
+    "high_water_mark_reset": high_water_mark_reset,
+    "rekey_seconds": round(rekey_seconds, 2),
+}))
+"""
+)
+
+
+def _measure(script: str, *arguments: str) -> dict[str, Any]:
+    """Run `script` in a fresh interpreter and return the JSON line it prints last."""
     if not Path("/proc/self/status").is_file():
         unavailable("peak memory is read from /proc/self/status, which only Linux has")
     result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            ROUND_TRIP_SCRIPT,
-            str(size),
-            str(tmp_path / "payload.age"),
-            str(ballast_mib),
-        ],
+        [sys.executable, "-c", script, *arguments],
         cwd=PROJECT_ROOT,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
         capture_output=True,
@@ -150,6 +216,10 @@ def _round_trip(tmp_path: Path, size: int, ballast_mib: int = 0) -> dict[str, An
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.splitlines()[-1])
+
+
+def _round_trip(tmp_path: Path, size: int, ballast_mib: int = 0) -> dict[str, Any]:
+    return _measure(ROUND_TRIP_SCRIPT, str(size), str(tmp_path / "payload.age"), str(ballast_mib))
 
 
 def _growth_mib(figures: dict[str, Any], peak: str = "peak_kib") -> float:
@@ -190,3 +260,24 @@ def test_the_measurement_sees_memory_allocated_during_the_round_trip(tmp_path: P
     # Then the peak shows it: a leak of that size in streaming could not go unseen
     assert figures["released_sha256"] == figures["plaintext_sha256"]
     assert _growth_mib(figures) >= 120
+
+
+def test_rekey_stream_of_a_256_mib_file_stays_under_16_mib_of_peak_memory_growth(
+    tmp_path: Path,
+) -> None:
+    # Given a 256 MiB file for one post-quantum key, re-keyed file to file to another
+    figures = _measure(REKEY_SCRIPT, str(REKEY_SIZE), str(tmp_path))
+    growth = _growth_mib(figures)
+    print(
+        f"\n256 MiB rekey_stream: peak RSS growth {growth:.1f} MiB over a baseline of "
+        f"{figures['baseline_kib'] / 1024:.1f} MiB; high-water mark reset: "
+        f"{figures['high_water_mark_reset']}; {figures['rekey_seconds']} s"
+    )
+
+    # Then the new key decrypts all of it, and the payload was copied, not re-encrypted
+    assert figures["moved"] is True
+    assert figures["released_size"] == REKEY_SIZE
+    assert figures["released_sha256"] == figures["plaintext_sha256"]
+    assert figures["rekeyed_payload_sha256"] == figures["original_payload_sha256"]
+    # And the process never held more than a sliver of it
+    assert growth < REKEY_CEILING_MIB
