@@ -262,7 +262,11 @@ def _stored_cost(encoded: str) -> PasswordCost:
 def _estimate(password: str, username: str) -> dict[str, Any]:
     """zxcvbn's estimate for a bounded prefix of `password`, knowing the username and the
     service's words (the username's parts too: "smith" in "j.smith")."""
-    parts = [part for part in re.split(r"\W+|_", username) if len(part) >= MIN_USERNAME_CHECKED]
+    parts = [
+        part
+        for part in re.split(r"\W+|_", username)
+        if len(part) >= MIN_USERNAME_CHECKED and part != username
+    ]
     words = [username, *parts, *SERVICE_WORDS]
     estimated = _estimated_part(password)
     with _ESTIMATOR_LOCK:

@@ -605,7 +605,7 @@ def test_the_estimator_is_given_a_bounded_prefix(
     assert passwords._estimator_work(text) <= passwords.ESTIMATOR_WORK
     assert call["max_length"] == passwords.ESTIMATED_PREFIX
     # ...with the service's words and the username, while no other thread could change them
-    assert call["user_inputs"] == ["alice", "alice", *passwords.SERVICE_WORDS]
+    assert call["user_inputs"] == ["alice", *passwords.SERVICE_WORDS]
     assert call["locked"]
 
 
