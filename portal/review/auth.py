@@ -159,6 +159,7 @@ def enrol_setup() -> str | Response:
         username=reviewer.username,
         qr_code=qr.qr_svg(uri),
         secret=totp.secret_text(keyring.totp_secret),
+        suggestion=_suggested_passphrase(reviewer.username),
     )
 
 
@@ -190,4 +191,18 @@ def change_password() -> str | Response:
             )
             transaction.finish(get_session())
             return render_template("password_changed.html")
-    return render_template("change_password.html", form=form)
+    return render_template(
+        "change_password.html", form=form, suggestion=_suggested_passphrase(reviewer.username)
+    )
+
+
+def _suggested_passphrase(username: str) -> str | None:
+    """A fresh passphrase the policy accepts, to show as an example beside a new password.
+
+    Made for each page and never kept: the reviewer may type it, or one like it. None (no
+    example shown) only for a username no generated passphrase suits.
+    """
+    try:
+        return passwords.generate_passphrase(username=username)
+    except passwords.WeakPassword:
+        return None

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import re
+import secrets
+import string
+import unicodedata
 
 import pytest
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from zxcvbn import zxcvbn
 
 from portal import costs
 from portal.accounts import passwords
@@ -26,6 +31,7 @@ from portal.accounts.passwords import (
     verify_password,
 )
 from portal.costs import PasswordCost
+from portal.wordlist import eff_long_words
 
 CHEAP = PasswordCost(memory_kib=8, iterations=1, lanes=1)
 PASSWORD = "correct horse battery staple"
@@ -386,21 +392,55 @@ def test_dummy_verify_does_the_same_work_as_a_real_verification(
 
 # --- the policy for new passwords ------------------------------------------------------------
 
+# Varied words, cut to exactly the longest password allowed.
+LONGEST = " ".join(eff_long_words()[::97])[:MAX_LENGTH]
+# Characters zxcvbn reads as look-alikes of letters ("1" as i or l, "@" as a): a password dense
+# in them is the slowest to estimate.
+LOOK_ALIKES = "!$%(+0123456789<@[{|"
+# Every word the policy's messages are made of: a password sharing one ("pass") is not quoted.
+OWN_WORDS = " ".join(
+    [
+        passwords.ADVICE,
+        *passwords._FOUND.values(),
+        "Your password is too easy to guess: it uses, which password-guessing tools try first.",
+        f"must be at least {MIN_LENGTH} characters long, no longer than {MAX_LENGTH} characters",
+        "must not contain your username",
+    ]
+).casefold()
+
+
+def _refusal(password: str, username: str = "alice") -> str:
+    with pytest.raises(WeakPassword) as refused:
+        check_new_password(password, username=username)
+    return refused.value.message
+
+
+def _assert_plain_refusal(message: str, password: str) -> None:
+    """A refusal the reviewer can act on: a sentence about their password, ending with the
+    suggestion of a generated passphrase, and quoting nothing of what they typed."""
+    assert message.startswith("Your password")
+    assert message.endswith(passwords.ADVICE)
+    assert "example on this page" in message
+    assert not password or password not in message
+    for fragment in re.findall(r"\w{4,}", password.casefold()):
+        if fragment not in OWN_WORDS:
+            assert fragment not in message.casefold(), f"{fragment!r} quoted"
+
 
 @pytest.mark.parametrize(
     "password",
     [
         "correct horse battery staple",
-        "a" * 11 + "b",  # exactly 12, and not a repeat
-        "x7#Lq9!vP2mZ",
-        "ab" * 5 + "abc" + "d" * 3,  # repeats inside, but not one pattern repeated throughout
+        "x7#Lq9!vP2mZ",  # exactly 12, random
+        "ça fé lè pôû",  # exactly 12, accented
         "the probation service needs more officers",  # a service word inside a passphrase
         "my password is not Password1",  # a common word inside a passphrase
-        "847261930485",  # twelve digits, not a sequence
         "ünïcödé ïs fïnë tøø",
         "\U0001f512\U0001f511 emoji and words \U0001f30a",
-        "y" * (MAX_LENGTH - 1) + "z",  # exactly the maximum
+        LONGEST,  # exactly the maximum
         "jo's long enough passphrase",  # a username under 3 characters is not looked for
+        "a brand new passphrase, quite long",
+        "orbit lantern cobalt pine pine pine",  # one repeat among random words
     ],
 )
 def test_good_passwords_are_accepted(password: str) -> None:
@@ -414,30 +454,31 @@ def test_good_passwords_are_accepted(password: str) -> None:
     [
         ("", "alice", "at least 12 characters"),
         ("short pass", "alice", "at least 12 characters"),
-        ("a" * 10 + "b", "alice", "at least 12 characters"),  # 11
-        ("y" * MAX_LENGTH + "z", "alice", f"no longer than {MAX_LENGTH}"),
-        ("aaaaaaaaaaaa", "alice", "one character"),
-        (" " * 20, "alice", "one character"),
-        ("AaAaAaAaAaAa", "alice", "one character, or a short pattern"),
-        ("abcabcabcabcabc", "alice", "short pattern"),
-        ("hahahahahahahaha", "alice", "short pattern"),
-        ("1234" * 4, "alice", "short pattern"),
+        ("x7#Lq9!vP2m", "alice", "at least 12 characters"),  # 11
+        (LONGEST + "z", "alice", f"no longer than {MAX_LENGTH}"),
         ("alice is my name, honestly", "alice", "username"),
         ("My name is ALICE, honestly", "Alice", "username"),
         ("reviewer.jsmith!2024", "jsmith", "username"),
-        ("Password123!", "alice", "too easy to guess"),
-        ("password1234", "alice", "too easy to guess"),
-        ("P@ssw0rd2024!!", "alice", "too easy to guess"),
-        ("passwordpassword", "alice", "too easy to guess"),
-        ("Liverpool1892", "alice", "too easy to guess"),
-        ("qwerty123456", "alice", "too easy to guess"),
-        ("Probation2024!", "alice", "too easy to guess"),
-        ("123456789012", "alice", "too easy to guess"),
-        ("098765432109", "alice", "too easy to guess"),
-        ("qwertyuiopasdf", "alice", "too easy to guess"),
-        ("abcdefghijklmn", "alice", "too easy to guess"),
-        ("1q2w3e4r5t6y", "alice", "too easy to guess"),
-        ("1qaz2wsx3edc", "alice", "too easy to guess"),
+        ("aaaaaaaaaaaa", "alice", "repeated characters"),
+        (" " * 20, "alice", "repeated characters"),
+        ("AaAaAaAaAaAa", "alice", "repeated characters"),
+        ("abcabcabcabcabc", "alice", "repeated characters"),
+        ("hahahahahahahaha", "alice", "repeated characters"),
+        ("1234" * 4, "alice", "repeated characters"),
+        ("a" * 11 + "b", "alice", "repeated characters"),
+        ("ab" * 5 + "abc" + "d" * 3, "alice", "repeated characters"),
+        ("passwordpassword", "alice", "repeated characters"),
+        ("Password123!", "alice", "a common password"),
+        ("password1234", "alice", "a common password"),
+        ("P@ssw0rd2024!!", "alice", "a common password"),
+        ("Liverpool1892", "alice", "a common password"),
+        ("qwerty123456", "alice", "a common password"),
+        ("123456789012", "alice", "a sequence"),
+        ("abcdefghijklmn", "alice", "a sequence"),
+        ("098765432109", "alice", "a common password"),
+        ("1q2w3e4r5t6y", "alice", "a common password"),
+        ("847261930485", "alice", "a date"),  # twelve digits: 10**12 at most, and fewer here
+        ("Probation2024!", "alice", "words to do with this service"),
     ],
 )
 def test_weak_passwords_are_refused_with_a_plain_reason(
@@ -449,20 +490,176 @@ def test_weak_passwords_are_refused_with_a_plain_reason(
         check_new_password(password, username=username)
     assert reason in refused.value.message
     assert str(refused.value) == refused.value.message
-    assert refused.value.message.startswith("Your password")
-    assert refused.value.message.endswith(".")
+    _assert_plain_refusal(refused.value.message, password)
+
+
+# Patterns that a base-word list and sequence checks let through, and that cracking tools try
+# within minutes, with what the refusal says each is made of.
+@pytest.mark.parametrize(
+    "password, reasons",
+    [
+        # a season and a year, with punctuation or repeated
+        ("Autumn2026!!!!", ["a date", "repeated characters"]),
+        ("Summer2026!!!!!", ["a common password", "repeated characters"]),
+        ("Winter2025Winter", ["a common password"]),
+        ("Winter2025Winter2025", ["repeated characters"]),
+        # keyboard walks
+        ("1qaz2wsx3edc4rfv", ["a common password"]),
+        ("1qaz2wsx3edc4rfv5tgb", ["a common password"]),
+        ("qwertyuiopasdf", ["a common password"]),
+        ("zxcvbnmasdfghjkl", ["a common password"]),
+        # look-alike spellings of "password"
+        ("P@55w0rd123456", ["a common password", "look-alike numbers or symbols"]),
+        ("P@55w0rdP@55w0rd", ["repeated characters"]),
+        # names and years
+        ("Michael1985!!!", ["names", "a year"]),
+        ("Sarah.Jones1979", ["names", "a year"]),
+        ("Elizabeth1990!!", ["names"]),
+        # dictionary words with substitutions
+        ("Ch3ls3aF00tb@ll", ["look-alike numbers or symbols"]),
+        ("M0nk3yB@n@n@2026", ["look-alike numbers or symbols"]),
+        ("Sunsh1ne&Rainb0w", ["look-alike numbers or symbols"]),
+        ("Dr@g0nfly2026!", ["look-alike numbers or symbols"]),  # zxcvbn's score 4, < 10**12
+    ],
+)
+def test_passwords_that_fall_to_offline_guessing_are_refused(
+    password: str, reasons: list[str]
+) -> None:
+    # When a password of a pattern that guessing tools try first is set
+    message = _refusal(password)
+
+    # Then it is refused as too easy to guess, saying what kind of pattern it uses
+    assert message.startswith("Your password is too easy to guess: it uses ")
+    for reason in reasons:
+        assert reason in message
+    _assert_plain_refusal(message, password)
+
+
+@pytest.mark.parametrize(
+    "password, username",
+    [
+        ("ProbationPortal2026", "alice"),
+        ("HMIPprobation2026", "alice"),
+        ("J5m1th!Garden26", "jsmith"),  # the username in look-alikes
+        ("harbourokonkwo77", "k.okonkwo"),  # a part of the username
+    ],
+)
+def test_the_username_and_service_words_count_as_guessable(password: str, username: str) -> None:
+    # Given a password that zxcvbn, knowing nothing of the portal, estimates as strong enough,
+    # and that does not contain the username as typed
+    assert zxcvbn(password)["guesses"] >= passwords.MIN_GUESSES
+    assert username not in password.casefold()
+
+    # When it is set by that reviewer
+    message = _refusal(password, username)
+
+    # Then it is refused: the username and the service's words are the first an attacker tries
+    assert "your username or words to do with this service" in message
+    _assert_plain_refusal(message, password)
 
 
 def test_length_counts_characters_after_normalisation() -> None:
     # Given a password of MIN_LENGTH characters, typed with combining accents (more code points)
-    composed = "é" * (MIN_LENGTH - 1) + "z"
-    decomposed = composed.replace("é", "e\u0301")
+    composed = "ça fé lè pôû"
+    assert len(composed) == MIN_LENGTH
+    decomposed = unicodedata.normalize("NFD", composed)
     assert len(decomposed) > MIN_LENGTH
 
     # Then it is as long as its composed form, and no longer than the limit allows
     check_new_password(decomposed, username="alice")
     with pytest.raises(WeakPassword, match="at least"):
         check_new_password(decomposed[2:], username="alice")
+
+
+# --- the estimator's bounded input -----------------------------------------------------------
+
+
+@pytest.fixture
+def estimated(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """Every call of zxcvbn by the passwords module from here on: the text it was given, its
+    keyword arguments, and whether the module's lock was held."""
+    calls: list[dict[str, object]] = []
+
+    def recording(password: str, **options: object) -> dict[str, object]:
+        calls.append({"text": password, **options, "locked": passwords._ESTIMATOR_LOCK.locked()})
+        return zxcvbn(password, **options)
+
+    monkeypatch.setattr(passwords, "zxcvbn", recording)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        LONGEST,
+        (LOOK_ALIKES * 13)[:MAX_LENGTH],
+        "".join(secrets.choice(string.ascii_letters + string.digits + string.punctuation)
+                for _ in range(MAX_LENGTH)),
+    ],
+    ids=["words", "look-alikes", "random"],
+)  # fmt: skip
+def test_the_estimator_is_given_a_bounded_prefix(
+    password: str, estimated: list[dict[str, object]]
+) -> None:
+    # Given a password of the greatest length allowed
+    assert len(password) == MAX_LENGTH
+
+    # When it is checked (accepted or refused)
+    with contextlib.suppress(WeakPassword):
+        check_new_password(password, username="alice")
+
+    # Then zxcvbn was given once a prefix of it, of at most ESTIMATED_PREFIX characters and at
+    # least MIN_LENGTH, whose work is within the ceiling: its time is bounded whatever was typed
+    # (times themselves are not asserted: the machine is noisy)
+    [call] = estimated
+    text = call["text"]
+    assert isinstance(text, str)
+    assert password.startswith(text)
+    assert MIN_LENGTH <= len(text) <= passwords.ESTIMATED_PREFIX
+    assert passwords._estimator_work(text) <= passwords.ESTIMATOR_WORK
+    assert call["max_length"] == passwords.ESTIMATED_PREFIX
+    # ...with the service's words and the username, while no other thread could change them
+    assert call["user_inputs"] == ["alice", *passwords.SERVICE_WORDS]
+    assert call["locked"]
+
+
+def test_the_prefix_is_as_long_as_the_work_ceiling_allows() -> None:
+    # Given a password dense in look-alikes, whose estimate costs more the longer it is
+    password = LOOK_ALIKES * 13
+    lengths = range(MIN_LENGTH, passwords.ESTIMATED_PREFIX + 1, 8)
+    works = [passwords._estimator_work(password[:length]) for length in lengths]
+    assert works == sorted(works)
+
+    # Then the prefix estimated is the longest within the ceiling, and a plain passphrase's is
+    # the full ESTIMATED_PREFIX characters
+    prefix = passwords._estimated_part(password)
+    assert passwords._estimator_work(prefix) <= passwords.ESTIMATOR_WORK
+    assert passwords._estimator_work(password[: len(prefix) + 1]) > passwords.ESTIMATOR_WORK
+    assert passwords._estimated_part(LONGEST) == LONGEST[: passwords.ESTIMATED_PREFIX]
+    # ...and the shortest password allowed is always estimated whole
+    assert passwords._estimator_work(LOOK_ALIKES[:MIN_LENGTH]) <= passwords.ESTIMATOR_WORK
+
+
+def test_a_weak_start_is_refused_however_strong_the_rest() -> None:
+    # Given a password whose first ESTIMATED_PREFIX characters are weak and whose rest is strong
+    password = "a" * passwords.ESTIMATED_PREFIX + " correct horse battery staple"
+
+    # Then it is refused: an estimate of the prefix errs only towards refusing
+    assert "repeated characters" in _refusal(password)
+
+
+# --- generated passphrases -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("username", ["ada", "admin", "k.okonkwo", "inspector-1"])
+def test_generated_passphrases_always_pass_the_policy(username: str) -> None:
+    # When many passphrases are generated (each draw is checked twice: here and when drawn)
+    for _ in range(50):
+        passphrase = passwords.generate_passphrase(username=username)
+
+        # Then each is six words that the policy accepts for that username
+        assert len(passphrase.split()) == passwords.GENERATED_WORDS
+        check_new_password(passphrase, username=username)
 
 
 def test_a_generated_passphrase_is_drawn_again_when_a_word_contains_the_username(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import html
 import re
 
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.accounts.passwords import GENERATED_WORDS, check_new_password
 from portal.custody.host_key import HostKey
 from portal.models import AuditEntry, ReviewSession, Role
 from portal.services import reviewers
@@ -16,6 +18,14 @@ from tests.review.conftest import PASSWORD, Account, Clock, reviewer_row, sign_i
 from tests.support.pages import csrf_token
 
 NEW_PASSWORD = "a brand new passphrase, quite long"
+SUGGESTION = re.compile(r'For example: <span class="suggested-passphrase">([^<]+)</span>')
+
+
+def suggested_passphrase(page_text: str) -> str:
+    """The example passphrase a page offers beside its new-password field."""
+    match = SUGGESTION.search(page_text)
+    assert match is not None, "no suggested passphrase on the page"
+    return html.unescape(match.group(1))
 
 
 def create_through_the_page(client, username: str, role: str = "inspector") -> str:  # type: ignore[no-untyped-def]
@@ -171,6 +181,62 @@ def test_a_weak_password_or_wrong_code_does_not_finish_enrolment(
     assert weak.status_code == 200 and "at least 12 characters" in weak.text
     assert wrong_code.status_code == 200 and "not the one your authenticator app" in wrong_code.text
     assert client.get("/").headers["Location"] == "/enrol/set-up"
+
+
+def test_the_set_up_page_suggests_a_fresh_passphrase_the_policy_accepts(
+    review_app: Flask, make_account, clock: Clock
+) -> None:
+    # Given a new account's owner on the enrolment set-up page
+    admin = review_app.test_client()
+    sign_in(admin, make_account("ada", Role.ADMIN), clock)
+    code = create_through_the_page(admin, "ben")
+    client = review_app.test_client()
+    page = client.get("/enrol")
+    client.post("/enrol", data={"csrf_token": csrf_token(page), "username": "ben", "code": code})
+
+    # When the page is loaded twice
+    first, second = client.get("/enrol/set-up"), client.get("/enrol/set-up")
+
+    # Then each load suggests another passphrase of six words, which the policy accepts for ben,
+    # in the hint read out with the password field, and no script is needed to see it
+    suggestions = [suggested_passphrase(first.text), suggested_passphrase(second.text)]
+    assert suggestions[0] != suggestions[1]
+    for suggestion in suggestions:
+        assert len(suggestion.split()) == GENERATED_WORDS
+        check_new_password(suggestion, username="ben")
+    assert 'aria-describedby="password-hint"' in first.text
+    assert "<script" not in first.text
+
+
+def test_the_change_password_page_suggests_a_fresh_passphrase_and_refuses_a_guessable_one(
+    review_app: Flask, make_account, clock: Clock, session: Session, host_key: HostKey
+) -> None:
+    # Given a signed-in inspector on the change-password page
+    client = review_app.test_client()
+    sign_in(client, make_account("ada"), clock)
+    page = client.get("/account/password")
+    suggestion = suggested_passphrase(page.text)
+    check_new_password(suggestion, username="ada")
+
+    # When they choose a season and a year, long enough for the old policy
+    response = client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(page),
+            "current": PASSWORD,
+            "password": "Autumn2026!!!!",
+            "confirm": "Autumn2026!!!!",
+        },
+    )
+
+    # Then it is refused in plain words, without quoting it, with a new example beside the field
+    assert response.status_code == 200
+    assert "Your password is too easy to guess" in response.text
+    assert "Six random words, like the example on this page" in response.text
+    assert "Autumn2026" not in response.text
+    assert suggested_passphrase(response.text) != suggestion
+    # ...and the password is unchanged
+    assert reviewers.open_keyring(reviewer_row(session, "ada"), PASSWORD, host_key) is not None
 
 
 def test_changing_the_password_rewraps_the_keys(
