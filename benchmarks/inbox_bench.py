@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from portal import create_review_app, crypto, db, migrate, request_db
 from portal.config import PROJECT_ROOT, Settings, sqlite_url
+from portal.custody import epochs
 from portal.custody.host_key import load_or_create as load_or_create_host_key
 from portal.domain import REGIONS
 from portal.models import (
@@ -315,11 +316,12 @@ def create_admin(settings: Settings, identity: crypto.HybridIdentity) -> Admin:
     engine = db.make_engine(settings.database_url)
     try:
         with Session(engine) as session:
+            epochs.start_first_epoch(session, identity, today=utc_now().date())
             reviewer, code = reviewers.create_account(
                 session,
                 username=username,
                 role=Role.ADMIN,
-                identity=identity,
+                epoch_keys=epochs.keys_held(session, identity, reviewer_id=None),
                 policy=policy,
                 host_key=host_key,
                 now=utc_now(),

@@ -46,6 +46,23 @@ def write_new_file(path: Path, content: bytes, mode: int) -> None:
         temporary.unlink()
 
 
+def replace_file(path: Path, content: bytes, mode: int) -> None:
+    """Write `path` whole, replacing what was there in one step (a reader sees the old file or
+    the new one, never part of either), durably."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    sync_directory(path.parent)
+
+
 def sync_directory(directory: Path) -> None:
     """Make the directory's entries (a rename, a new name, an unlink) durable."""
     descriptor = os.open(directory, os.O_RDONLY)

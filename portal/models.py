@@ -281,6 +281,9 @@ class Reviewer(Base):
     enrolment_expires_at: Mapped[datetime.datetime | None]
     # The last TOTP time step accepted: a code is accepted once only.
     last_totp_step: Mapped[int | None]
+    # The public recipient of the reviewer's own identity: the inspectorate's epoch keys are
+    # granted to it (`EpochGrant`). None for auditors, and for accounts not yet moved on.
+    recipient: Mapped[str | None] = mapped_column(Text)
     # Failed sign-ins since the last success: shown to administrators, never a lock.
     failed_sign_ins: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime.datetime]
@@ -314,6 +317,45 @@ class ReviewSession(Base):
     enrolling: Mapped[bool] = mapped_column(default=False)
 
     reviewer: Mapped[Reviewer] = relationship()
+
+
+class EpochState(enum.StrEnum):
+    CURRENT = "current"
+    """New reports are sealed to it (once the submission host has its recipients file)."""
+    PREVIOUS = "previous"
+    """Replaced by a newer epoch; what was sealed to it is read with it until re-keyed."""
+    RETIRED = "retired"
+    """Every ciphertext was moved off it (`portal keys rekey`) and its grants destroyed."""
+
+
+class KeyEpoch(Base):
+    """One generation of the inspectorate's key (DESIGN decision 3). Its identity is stored
+    only as grants: age files of it to each reader's recipient and to the recovery recipient."""
+
+    __tablename__ = "key_epochs"
+
+    number: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    recipient: Mapped[str] = mapped_column(Text)
+    state: Mapped[EpochState] = mapped_column(_stored_enum(EpochState, "epoch_state"))
+    created_on: Mapped[datetime.date]
+
+
+class EpochGrant(Base):
+    """An epoch's identity, encrypted (age) to one holder: a reviewer, or (no reviewer) the
+    recovery recipient, whose identity is in the offline recovery file."""
+
+    __tablename__ = "epoch_grants"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    epoch_number: Mapped[int] = mapped_column(
+        ForeignKey("key_epochs.number", ondelete="CASCADE"), index=True
+    )
+    reviewer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("reviewers.id", ondelete="CASCADE"), index=True
+    )
+    # The recipient the grant is encrypted to: the reviewer's, or the recovery recipient.
+    recipient: Mapped[str] = mapped_column(Text)
+    sealed_identity: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AuditEntry(Base):

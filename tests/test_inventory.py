@@ -35,6 +35,7 @@ from portal.services.documents import DocumentError, unseal_document
 from portal.services.followup import add_message, read_thread
 from portal.services.integrity import check_stored_ciphertexts
 from tests.conftest import CHEAP_PASSWORD_COST, CHEAP_WORK_FACTOR
+from tests.support.reviewers import epoch_keys_of
 from tests.support.submitting import Upload, answers_for, post_form
 
 NOW = datetime.datetime(2026, 11, 25, 10, 0)
@@ -47,8 +48,10 @@ ENCRYPTED = {
     ("notes", "content"): "an internal note, to the inspectorate",
     ("attachments", "details"): "a file's name, type, size and metadata outcome",
     ("reviewers", "keyring"): (
-        "a reviewer's TOTP secret and copy of the identity, under scrypt, sealed under the "
-        "review-host key"
+        "a reviewer's TOTP secret and own identity, under scrypt, sealed under the review-host key"
+    ),
+    ("epoch_grants", "sealed_identity"): (
+        "an epoch's identity, to one reader's own recipient or to the recovery recipient"
     ),
 }
 CLEAR = {
@@ -88,6 +91,15 @@ CLEAR = {
     ("reviewers", "password_hash"): "Argon2id of the password, keyed by the review-host key",
     ("reviewers", "totp_sealed"): "the TOTP secret, sealed under the review-host key",
     ("reviewers", "custody_version"): "whether the keyring and hashes use the review-host key",
+    ("reviewers", "recipient"): "the public key of the reviewer's own identity, for grants",
+    ("key_epochs", "number"): "which generation of the inspectorate's key",
+    ("key_epochs", "recipient"): "the epoch's public key, as the submission host has it",
+    ("key_epochs", "state"): "current, previous or retired",
+    ("key_epochs", "created_on"): "a key's date, not a submitter's",
+    ("epoch_grants", "id"): "random",
+    ("epoch_grants", "epoch_number"): "which epoch the grant opens",
+    ("epoch_grants", "reviewer_id"): "whose grant (none: the recovery recipient's)",
+    ("epoch_grants", "recipient"): "the public key the grant is encrypted to",
     ("reviewers", "enrolment_hash"): (
         "Argon2id of the one-time enrolment code, keyed by the review-host key"
     ),
@@ -180,7 +192,7 @@ def full_run(
         session,
         username="ada",
         role=Role.INSPECTOR,
-        identity=inspectorate_identity,
+        epoch_keys=epoch_keys_of(session, inspectorate_identity, today=NOW.date()),
         policy=reviewers.AccountPolicy(CHEAP_PASSWORD_COST, CHEAP_WORK_FACTOR),
         host_key=host_key,
         now=NOW,

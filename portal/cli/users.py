@@ -18,7 +18,7 @@ from portal.accounts import passwords, totp
 from portal.cli.common import CLI_ACTOR, database_session, given_passphrase, settings_from_env
 from portal.config import Settings
 from portal.crypto.keys import AnyIdentity
-from portal.custody import recovery
+from portal.custody import epochs, recovery
 from portal.custody.host_key import load_or_create as load_or_create_host_key
 from portal.models import Reviewer, Role
 from portal.services import reviewers, transaction
@@ -59,7 +59,7 @@ def _policy(settings: Settings) -> reviewers.AccountPolicy:
     )
 
 
-def _identity(
+def recovery_identity(
     settings: Settings, passphrase: str | None, recovery_file: Path | None
 ) -> AnyIdentity:
     passphrase = passphrase or click.prompt("Recovery passphrase", hide_input=True)
@@ -79,15 +79,18 @@ def add_account(
     action: AuditAction,
 ) -> None:
     """Create an account; print its enrolment code, or (enrolled) its password and TOTP key."""
-    identity = _identity(settings, passphrase, recovery_file)
+    identity = recovery_identity(settings, passphrase, recovery_file)
     host_key = load_or_create_host_key(settings.instance_dir)
     with database_session(settings) as session:
+        # The recovery identity is epoch 1's (`portal keys init` made it): the first account
+        # starts epoch 1 from it; its grants open every live epoch.
+        epochs.start_first_epoch(session, identity, today=_now().date())
         try:
             reviewer, code = reviewers.create_account(
                 session,
                 username=username,
                 role=role,
-                identity=identity,
+                epoch_keys=epochs.keys_held(session, identity, reviewer_id=None),
                 policy=_policy(settings),
                 host_key=host_key,
                 now=_now(),
@@ -188,7 +191,9 @@ def users_revoke(username: str) -> None:
             now=_now(),
         )
         transaction.finish(session)
-    click.echo(f"Revoked {username!r}: its keys and sessions are deleted.")
+    click.echo(f"Revoked {username!r}: its keys, grants and sessions are deleted.")
+    click.echo("Rotate the keys now (`portal keys rotate`): a copy of its keyring taken earlier")
+    click.echo("still opens the epochs it held, but none made after them.")
 
 
 @users.command("list")

@@ -11,7 +11,7 @@ from portal.models import Reviewer, Role
 from portal.request_db import get_session
 from portal.review.context import current_time, review_context
 from portal.review.forms import ConfirmForm, NewAccountForm
-from portal.review.guard import current_open_session, current_reviewer, requires
+from portal.review.guard import current_reviewer, reader_keys, requires
 from portal.services import reviewers, transaction
 from portal.services.audit import AuditAction, record
 
@@ -31,16 +31,13 @@ def new_account() -> str:
     form = NewAccountForm()
     if not form.validate_on_submit():
         return render_template("new_account.html", form=form)
-    identity = current_open_session().keyring.identity
-    if identity is None:
-        abort(403)
     db, now = get_session(), current_time()
     try:
         reviewer, code = reviewers.create_account(
             db,
             username=form.username.data,
             role=Role(form.role.data),
-            identity=identity,
+            epoch_keys=reader_keys(),
             policy=review_context().accounts,
             host_key=review_context().host_key,
             now=now,

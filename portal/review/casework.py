@@ -22,9 +22,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from portal import crypto, domain
 from portal.models import Attachment, Author, Outcome, Priority, Report, ReportStatus
 from portal.request_db import get_session
-from portal.review.context import current_time, review_context
+from portal.review.context import current_time, review_context, sealing_recipients
 from portal.review.forms import LinkForm, NoteForm, ReplyForm, TriageForm
-from portal.review.guard import READERS, current_open_session, current_reviewer, requires
+from portal.review.guard import READERS, current_reviewer, reader_keys, requires
 from portal.services import casework, reviewers, transaction
 from portal.services.audit import AuditAction, record
 from portal.services.followup import FollowUpClosed, add_message, read_thread
@@ -36,10 +36,7 @@ SAFE_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png", "text/plai
 
 
 def _identities() -> list[crypto.Identity]:
-    identity = current_open_session().keyring.identity
-    if identity is None:  # an auditor's keyring: they never reach these pages
-        abort(403)
-    return [identity]
+    return list(reader_keys().values())
 
 
 def _report(report_id: uuid.UUID) -> Report:
@@ -180,7 +177,7 @@ def reply(report_id: uuid.UUID) -> str | BaseResponse:
             report,
             author=Author.INSPECTOR,
             text=form.text.data,
-            recipients=review_context().recipients,
+            recipients=sealing_recipients(get_session()),
             today=current_time().date(),
         )
     except FollowUpClosed:
@@ -202,7 +199,7 @@ def note(report_id: uuid.UUID) -> str | BaseResponse:
         report,
         author=current_reviewer(),
         text=form.text.data,
-        recipients=review_context().recipients,
+        recipients=sealing_recipients(get_session()),
         today=current_time().date(),
     )
     _audit(AuditAction.NOTE_ADDED, report)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
 from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
 from portal import crypto
+from portal.custody.epochs import current_epoch
 from portal.custody.host_key import HostKey
 from portal.services.blobs import BlobStore
 from portal.services.inbox import Deadlines
@@ -36,6 +39,21 @@ class ReviewContext:
     deadlines: Deadlines
     clock: Callable[[], datetime.datetime] = utc_now
     """Now, in naive UTC; tests replace it to reach timeouts and TOTP steps."""
+
+
+def sealing_recipients(session: Session) -> Sequence[crypto.Recipient]:
+    """What replies and notes are sealed to: the current key epoch's recipient, or, before the
+    first epoch has started, the keys folder's recipients."""
+    epoch = current_epoch(session)
+    if epoch is None:
+        return review_context().recipients
+    return [_parsed(epoch.recipient)]
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(recipient: str) -> crypto.Recipient:
+    # A post-quantum recipient takes about 2 ms to parse: once per epoch, not per request.
+    return crypto.parse_recipient(recipient)
 
 
 def install(app: Flask, context: ReviewContext) -> None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
+from portal.custody.epochs import EpochKeys, keys_held
 from portal.models import Reviewer, Role
 from portal.request_db import get_session
 from portal.review.context import current_time, review_context
@@ -63,6 +64,19 @@ def current_reviewer() -> Reviewer:
 
 def current_open_session() -> OpenSession:
     return cast(OpenSession, g.open_session)
+
+
+def reader_keys() -> EpochKeys:
+    """The live epochs' identities the signed-in reader's grants open, for this request only;
+    403 for an account that holds none (an auditor)."""
+    keys = g.get("reader_keys")
+    if keys is None:
+        identity = current_open_session().keyring.identity
+        if identity is None:
+            abort(403)
+        keys = keys_held(get_session(), identity, reviewer_id=current_reviewer().id)
+        g.reader_keys = keys
+    return cast(EpochKeys, keys)
 
 
 def store_ticket(ticket: SessionTicket) -> None:

@@ -109,6 +109,8 @@ class AuditAction(enum.StrEnum):
     AUDIT_VIEWED = "audit_viewed"
     AUDIT_VERIFIED = "audit_verified"
     KEYS_RECOVERED = "keys_recovered"
+    KEYS_ROTATED = "keys_rotated"
+    EPOCH_RETIRED = "epoch_retired"
     RETENTION_RUN = "retention_run"
     REPORT_DESTROYED = "report_destroyed"
 

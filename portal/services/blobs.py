@@ -23,6 +23,8 @@ from typing import BinaryIO
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from portal.crypto.format import read_header
+from portal.crypto.stream import NONCE_SIZE
 from portal.files import blur_times_to_day, ensure_private_dir, sync_directory
 
 SUFFIX = ".age"
@@ -77,6 +79,17 @@ class BlobStore:
         digest = hashlib.sha256()
         for chunk in self.chunks(blob_id):
             digest.update(chunk)
+        return digest.hexdigest()
+
+    def chunks_sha256_of(self, blob_id: uuid.UUID) -> str:
+        """SHA-256 of the blob's encrypted chunks: all of it but the age header and the payload
+        nonce, which re-keying leaves as they are."""
+        digest = hashlib.sha256()
+        with self.open(blob_id) as handle:
+            read_header(handle)
+            handle.read(NONCE_SIZE)
+            while chunk := handle.read(CHUNK_SIZE):
+                digest.update(chunk)
         return digest.hexdigest()
 
     def destroy(self, paths: list[Path]) -> tuple[int, list[str]]:
@@ -134,11 +147,25 @@ class NewBlob:
         descriptor = os.open(self._staging_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._file = os.fdopen(descriptor, "wb")
         self._digest = hashlib.sha256()
+        self._chunks_digest: hashlib._Hash | None = None
         self.published = False
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         self._digest.update(data)
+        if self._chunks_digest is not None:
+            self._chunks_digest.update(data)
         return self._file.write(data)
+
+    def start_chunks(self) -> None:
+        """Mark where the age file's header and nonce end: `chunks_sha256` covers what follows.
+        Re-keying rewrites the header only, so that hash survives it."""
+        self._chunks_digest = hashlib.sha256()
+
+    @property
+    def chunks_sha256(self) -> str:
+        if self._chunks_digest is None:
+            raise ValueError("start_chunks was not called")
+        return self._chunks_digest.hexdigest()
 
     @property
     def sha256(self) -> str:

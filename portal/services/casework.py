@@ -52,6 +52,9 @@ class AttachmentView:
     metadata_removed: bool
     metadata_note: str
     blob_sha256: str
+    chunks_sha256: str | None
+    """The hash of the blob's encrypted chunks, which survives re-keying; None in descriptions
+    written before it was recorded (then the whole blob's hash is checked)."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ def read_attachments(report: Report, identities: Sequence[crypto.Identity]) -> l
                 metadata_removed=bool(details["metadata_removed"]),
                 metadata_note=str(details["metadata_note"]),
                 blob_sha256=str(details["blob_sha256"]),
+                chunks_sha256=details.get("chunks_sha256"),
             )
         )
     return views
@@ -131,7 +135,14 @@ def open_attachment(
     its header must open (a wrong key fails here). A corrupt payload then raises PayloadError
     part way, ending the download short rather than handing over an unauthenticated byte.
     """
-    if blobs.sha256_of(attachment.id) != attachment.blob_sha256:
+    if attachment.chunks_sha256 is not None:
+        try:
+            matches = blobs.chunks_sha256_of(attachment.id) == attachment.chunks_sha256
+        except crypto.AgeError:  # not even an age header: not the file it was
+            matches = False
+    else:
+        matches = blobs.sha256_of(attachment.id) == attachment.blob_sha256
+    if not matches:
         raise BlobMismatch("the blob is not the file this attachment was stored with")
     source = blobs.open(attachment.id)
     try:

@@ -56,6 +56,7 @@ class ReceivedFile:
             "version": DOCUMENT_VERSION,
             "attachment_id": str(self.blob.id),
             "blob_sha256": self.blob.sha256,
+            "chunks_sha256": self.blob.chunks_sha256,
             "name": self.name,
             "content_type": self.content_type,
             "size": self.size,
@@ -73,6 +74,7 @@ class EncryptingUpload:
         with _storage_failures_reported():
             self.blob: NewBlob = policy.store.create()
         self._writer = crypto.EncryptingWriter(self.blob, policy.recipients)
+        self.blob.start_chunks()  # the header and nonce are written: the chunks follow
         self._head = bytearray()
         self._filter: MetadataFilter | None = None
         self.size = 0

@@ -32,7 +32,7 @@ from portal.crypto.scrypt import STANZA_TYPE as SCRYPT_STANZA
 from portal.crypto.stream import ENCRYPTED_CHUNK_SIZE, NONCE_SIZE, TAG_SIZE
 from portal.custody.host_key import HostKey, SealBroken
 from portal.custody.keyrings import sealed_keyring_file
-from portal.models import Attachment, Message, Note, Report, ReportContent, Reviewer
+from portal.models import Attachment, EpochGrant, Message, Note, Report, ReportContent, Reviewer
 from portal.services.blobs import BlobStore
 from portal.services.reviewers import CUSTODY_VERSION
 
@@ -58,6 +58,7 @@ ENCRYPTED_COLUMNS = (
     _Column(Message.id, Message.content, passphrase=False),
     _Column(Note.id, Note.content, passphrase=False),
     _Column(Attachment.id, Attachment.details, passphrase=False),
+    _Column(EpochGrant.id, EpochGrant.sealed_identity, passphrase=False),
 )
 """Every column that holds an age file. A new encrypted column belongs here too. Reviewers'
 keyrings are checked apart (`_keyring_problems`): from custody version 2 each is an age file

@@ -28,6 +28,7 @@ from portal.services.reviewers import (
     CUSTODY_VERSION,
     AccountPolicy,
     open_keyring,
+    own_identity,
     password_pepper,
     set_password,
 )
@@ -120,11 +121,15 @@ def sign_in(
         session.flush()
         raise SignInRefused("wrong password or code")
     reviewer.failed_sign_ins = 0
-    if reviewer.custody_version < CUSTODY_VERSION or passwords.needs_rehash(
+    # An account from before the review-host key, or still holding the inspectorate's identity
+    # itself, moves on now that its password is at hand.
+    moving_on = reviewer.custody_version < CUSTODY_VERSION or (
+        reviewer.recipient is None and keyring.identity is not None
+    )
+    keyring = own_identity(session, reviewer, keyring, today=now.date())
+    if moving_on or passwords.needs_rehash(
         reviewer.password_hash or "", account_policy.password_cost
     ):
-        # The password is at hand: move the account to custody version 2, or its hash on to the
-        # current cost.
         set_password(reviewer, keyring, password, policy=account_policy, host_key=host_key)
     return reviewer, keyring
 

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from portal import crypto
 from portal.accounts import passwords, totp
 from portal.costs import PasswordCost
-from portal.crypto.keys import AnyIdentity
+from portal.custody import epochs
+from portal.custody.epochs import EpochKeys
 from portal.custody.host_key import HostKey
 from portal.custody.keyrings import Keyring, seal_totp_secret, unwrap_keyring, wrap_keyring
 from portal.models import Reviewer, ReviewSession, Role
@@ -65,29 +67,29 @@ def create_account(
     *,
     username: str,
     role: Role,
-    identity: AnyIdentity,
+    epoch_keys: EpochKeys,
     policy: AccountPolicy,
     host_key: HostKey,
     now: datetime.datetime,
 ) -> tuple[Reviewer, str]:
     """A new account waiting to enrol, and its one-time enrolment code (shown once).
 
-    `identity` is the inspectorate's, from the administrator's own keyring or the recovery file;
-    an auditor's keyring never receives it. Does not commit.
+    A reader (inspector, administrator) gets an identity of its own, in its keyring, and a grant
+    of each of `epoch_keys` (the live epochs' identities, from the administrator's own grants or
+    the recovery file) to that identity's recipient. An auditor gets neither. Does not commit.
     """
     username = username.strip().lower()
     if session.scalar(select(Reviewer.id).where(Reviewer.username == username)):
         raise UsernameTaken(f"the username {username!r} is taken")
     code = " ".join(random_words(ENROLMENT_CODE_WORDS))
     reviewer_id = uuid.uuid4()
-    keyring = Keyring(
-        totp_secret=totp.new_secret(),
-        identity=None if role is Role.AUDITOR else identity,
-    )
+    own = None if role not in epochs.READING_ROLES else crypto.generate_identity("pq")
+    keyring = Keyring(totp_secret=totp.new_secret(), identity=own)
     reviewer = Reviewer(
         id=reviewer_id,
         username=username,
         role=role,
+        recipient=str(own.recipient()) if own else None,
         keyring=wrap_keyring(
             keyring,
             code,
@@ -108,6 +110,7 @@ def create_account(
     )
     session.add(reviewer)
     session.flush()
+    epochs.grant(session, reviewer, epoch_keys)
     return reviewer, code
 
 
@@ -178,6 +181,7 @@ def finish_enrolment(
     if step is None:
         raise WrongTotpCode("that code is not the one your authenticator app shows now")
     reviewer.last_totp_step = step
+    keyring = own_identity(session, reviewer, keyring, today=now.date())
     set_password(reviewer, keyring, password, policy=policy, host_key=host_key)
     end_sessions(session, reviewer)
 
@@ -267,6 +271,27 @@ def open_keyring(reviewer: Reviewer, secret: str, host_key: HostKey) -> Keyring 
     return unwrap_keyring(reviewer.keyring, secret, host_key=host_key, reviewer_id=reviewer.id)
 
 
+def own_identity(
+    session: Session, reviewer: Reviewer, keyring: Keyring, *, today: datetime.date
+) -> Keyring:
+    """The keyring with an identity of the reviewer's own, moving an account that still holds
+    the inspectorate's identity itself (as every account did before key epochs) on to a grant.
+
+    The identity held is epoch 1's (the only one there was); the first account to move starts
+    epoch 1 from it. The caller re-wraps the returned keyring under the password.
+    """
+    held = keyring.identity
+    if reviewer.recipient is not None or held is None:
+        return keyring
+    epoch = epochs.start_first_epoch(session, held, today=today)
+    if epoch.recipient != str(held.recipient()):
+        raise AccountError("this account's key is not epoch 1's: an administrator must re-enrol it")
+    own = crypto.generate_identity("pq")
+    reviewer.recipient = str(own.recipient())
+    epochs.grant(session, reviewer, {epoch.number: held})
+    return Keyring(totp_secret=keyring.totp_secret, identity=own)
+
+
 def end_sessions(session: Session, reviewer: Reviewer, *, keep: bytes | None = None) -> None:
     """Delete every review session of the account but `keep`: any change to an account ends
     them, so a session opened before the change cannot outlive it."""
@@ -285,6 +310,7 @@ def revoke(session: Session, reviewer: Reviewer, *, now: datetime.datetime) -> N
     reviewer.enrolment_expires_at = None
     reviewer.revoked_at = now
     end_sessions(session, reviewer)
+    epochs.revoke_grants(session, reviewer)
 
 
 def assignable_accounts(session: Session) -> list[Reviewer]:

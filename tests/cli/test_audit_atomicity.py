@@ -20,7 +20,17 @@ from portal import crypto
 from portal.cli import main
 from portal.config import Settings
 from portal.custody.recovery import create_keys
-from portal.models import Attachment, AuditEntry, Outcome, Report, ReportKind, ReportStatus
+from portal.models import (
+    Attachment,
+    AuditEntry,
+    EpochGrant,
+    EpochState,
+    KeyEpoch,
+    Outcome,
+    Report,
+    ReportKind,
+    ReportStatus,
+)
 from portal.services import transaction
 from portal.services.audit import AuditAction
 from portal.services.blobs import BlobStore
@@ -88,12 +98,14 @@ COMMANDS: dict[str, tuple[set[AuditAction], Callable[[Session, Settings], list[s
         ),
     ),
     "verify the audit log": ({AuditAction.AUDIT_VERIFIED}, lambda *_: ["audit", "verify"]),
+    "rotate the keys": ({AuditAction.KEYS_ROTATED}, lambda *_: ["keys", "rotate"]),
 }
 
 
 def test_every_audited_action_of_the_command_line_is_tried() -> None:
     covered = set().union(*(actions for actions, _ in COMMANDS.values()))
-    assert covered >= ACTIONS_OF_THE_COMMAND_LINE
+    retiring = {AuditAction.EPOCH_RETIRED}  # below, on its own: re-keying keeps its batches
+    assert covered | retiring >= ACTIONS_OF_THE_COMMAND_LINE
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -104,6 +116,7 @@ def test_a_command_whose_audit_entry_fails_keeps_nothing(
     arguments = COMMANDS[name][1](session, settings)
     entries_before = len(session.scalars(select(AuditEntry)).all())
     before = state_of(session, settings.blobs)
+    keys_before = _files(Path(env["PORTAL_KEYS_DIR"]))
 
     # When the command runs and its audit entries cannot be written
     with audit_writes_fail():
@@ -115,3 +128,34 @@ def test_a_command_whose_audit_entry_fails_keeps_nothing(
     assert "No space left on device" not in output  # the failure's own words are not shown
     assert state_of(session, settings.blobs) == before
     assert len(session.scalars(select(AuditEntry)).all()) == entries_before
+    assert _files(Path(env["PORTAL_KEYS_DIR"])) == keys_before  # no recipients file changed
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_retiring_an_epoch_whose_audit_entry_fails_keeps_the_epoch_and_its_grants(
+    env: dict[str, str], session: Session
+) -> None:
+    # Given a rotation, so epoch 1 is waiting to be retired
+    assert portal(env, "keys", "rotate")[0] == 0
+    grants = _grants(session)
+
+    # When re-keying runs and the retirement's audit entry cannot be written
+    with audit_writes_fail():
+        status, output = portal(env, "keys", "rekey")
+
+    # Then it fails in one line, and epoch 1 is not retired: its grants are all there. (What the
+    # batches moved stays moved: each was committed as it went, and the next run goes on.)
+    assert status == 1, output
+    assert "Traceback" not in output
+    session.rollback()
+    assert session.get_one(KeyEpoch, 1).state is EpochState.PREVIOUS
+    assert _grants(session) == grants
+
+
+def _grants(session: Session) -> list[tuple[int, str]]:
+    session.rollback()
+    rows = session.execute(select(EpochGrant.epoch_number, EpochGrant.reviewer_id))
+    return sorted((number, str(reviewer_id)) for number, reviewer_id in rows)

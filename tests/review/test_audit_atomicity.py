@@ -36,6 +36,8 @@ ACTIONS_OF_THE_COMMAND_LINE = {
     AuditAction.KEYS_RECOVERED,
     AuditAction.RETENTION_RUN,
     AuditAction.REPORT_DESTROYED,
+    AuditAction.KEYS_ROTATED,
+    AuditAction.EPOCH_RETIRED,
 }
 """Checked with their commands, in tests/cli/test_audit_atomicity.py."""
 ACTIONS_NO_LONGER_CAUSED = {

@@ -31,6 +31,8 @@ ACTIONS_OF_THE_COMMAND_LINE = {
     AuditAction.KEYS_RECOVERED,  # portal keys recover
     AuditAction.RETENTION_RUN,  # portal retention run
     AuditAction.REPORT_DESTROYED,  # portal retention run
+    AuditAction.KEYS_ROTATED,  # portal keys rotate
+    AuditAction.EPOCH_RETIRED,  # portal keys rekey
 }
 """Actions no page can cause. `account_created`, `account_revoked` and `audit_verified` are
 caused by both pages and commands, and are checked here for the pages."""

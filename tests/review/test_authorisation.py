@@ -23,6 +23,7 @@ from portal.models import Attachment, Report, Reviewer, Role
 from portal.services import reviewers
 from tests.review.conftest import Clock, sign_in
 from tests.support.pages import csrf_token
+from tests.support.reviewers import epoch_keys_of
 from tests.support.submitting import Upload, answers_for, post_form
 
 READERS = frozenset({Role.INSPECTOR, Role.ADMIN})
@@ -186,7 +187,7 @@ def test_an_enrolling_account_can_only_finish_enrolling(
         session,
         username="new",
         role=Role.ADMIN,
-        identity=inspectorate_identity,
+        epoch_keys=epoch_keys_of(session, inspectorate_identity, today=datetime.date(2026, 11, 25)),
         policy=policy,
         host_key=host_key,
         now=datetime.datetime(2026, 11, 25, 9, 0),

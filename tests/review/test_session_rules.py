@@ -22,6 +22,7 @@ from tests.review.conftest import PASSWORD, START, Account, Clock, reviewer_row,
 from tests.review.test_accounts import NEW_PASSWORD
 from tests.support.environment import environment_for
 from tests.support.pages import csrf_token
+from tests.support.reviewers import inspectorate_keys
 
 
 def _sessions_of(session: Session, username: str) -> int:
@@ -142,5 +143,7 @@ def test_an_account_from_before_the_host_key_moves_on_at_its_next_sign_in(
     pepper = reviewers.password_pepper(host_key)
     assert passwords.verify_password(PASSWORD, moved.password_hash or "", pepper=pepper)
     opened = unwrap_keyring(moved.keyring or b"", PASSWORD, host_key=host_key, reviewer_id=moved.id)
-    assert opened is not None and str(opened.identity) == str(inspectorate_identity)
+    assert opened is not None
+    assert inspectorate_keys(session, moved, opened) == [str(inspectorate_identity)]
+    assert moved.recipient == str(opened.identity.recipient())  # an identity of its own
     assert moved.totp_sealed is not None

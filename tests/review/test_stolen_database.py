@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 from portal import create_submit_app, crypto, request_db
 from portal.accounts import passwords
 from portal.config import Settings, sqlite_url
-from portal.custody import session_vault
+from portal.custody import epochs, session_vault
 from portal.custody.host_key import HostKey, SealBroken
 from portal.custody.keyrings import Keyring, unwrap_keyring
 from portal.db import make_engine
-from portal.models import Report, ReportContent, Reviewer, ReviewSession, Role
+from portal.models import EpochGrant, Report, ReportContent, Reviewer, ReviewSession, Role
 from portal.services import reviewers
 from portal.submit import CODENAME_SALT_FILE
 from tests.review.conftest import PASSWORD, Clock, sign_in
@@ -106,6 +106,13 @@ def _identities_an_attacker_recovers(
             opened = session_vault.open_keyring(row.sealed_keyring, key, row.id, host_key)
             if opened is not None and opened.identity is not None:
                 found.append(opened.identity)
+    # A reviewer's own identity reads reports only through its grants of the epochs' keys
+    for sealed in stolen.scalars(select(EpochGrant.sealed_identity)):
+        for identity in list(found):
+            try:
+                found.append(epochs.open_grant(sealed, identity))
+            except crypto.AgeError:
+                continue
     return found
 
 
@@ -160,7 +167,8 @@ def test_a_copy_of_the_database_with_every_password_opens_nothing_without_the_ho
             # But with the review host's real key as well, the same attempt opens both keyrings
             # and the session, and every report: the test looked in the right places
             recovered = _identities_an_attacker_recovers(stolen, known, cookies, host_key)
-            assert len(recovered) == 3  # two keyrings (one password each) and the session
+            # two keyrings (one password each) and the session, then their grants of epoch 1
+            assert len(recovered) == 6
             assert _readable_reports(stolen, recovered) == 3
     finally:
         engine.dispose()

@@ -33,6 +33,7 @@ from portal.services.integrity import (
     scan_stored_ciphertexts,
 )
 from tests.conftest import CHEAP_PASSWORD_COST, CHEAP_WORK_FACTOR
+from tests.support.reviewers import epoch_keys_of
 
 TODAY = datetime.date(2025, 3, 1)
 SECRET = b'{"answers": {"what_happened": "my manager told me to lower the rating"}}'
@@ -295,7 +296,7 @@ def test_a_keyring_is_checked_inside_the_review_host_seal(
         session,
         username="ivy",
         role=Role.INSPECTOR,
-        identity=inspectorate_identity,
+        epoch_keys=epoch_keys_of(session, inspectorate_identity, today=datetime.date(2026, 12, 4)),
         policy=policy,
         host_key=host_key,
         now=datetime.datetime(2026, 12, 4),

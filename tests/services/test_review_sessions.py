@@ -29,6 +29,7 @@ from portal.services.review_sessions import (
 )
 from portal.services.reviewers import AccountPolicy
 from tests.services.conftest import NOW, totp_code
+from tests.support.reviewers import epoch_keys_of, inspectorate_keys
 
 PASSWORD = "correct horse battery staple"
 POLICY = SessionPolicy()
@@ -60,7 +61,7 @@ def account(
         session,
         username="ada",
         role=Role.INSPECTOR,
-        identity=inspectorate_identity,
+        epoch_keys=epoch_keys_of(session, inspectorate_identity, today=NOW.date()),
         policy=account_policy,
         host_key=host_key,
         now=NOW,
@@ -135,7 +136,7 @@ def test_the_three_factors_open_the_keyring(
     )
 
     assert reviewer.username == "ada"
-    assert str(keyring.identity) == str(inspectorate_identity)
+    assert inspectorate_keys(session, reviewer, keyring) == [str(inspectorate_identity)]
 
 
 def test_each_failure_is_counted_and_kept_and_a_success_clears_the_count(
@@ -291,7 +292,9 @@ def test_a_session_holds_the_keyring_under_the_cookies_key_only(
 
     # Then the ticket opens the keyring, and the wrong key, or the wrong host's, opens nothing
     assert opened is not None and forged is None and elsewhere is None
-    assert str(opened.keyring.identity) == str(inspectorate_identity)
+    assert inspectorate_keys(session, opened.reviewer, opened.keyring) == [
+        str(inspectorate_identity)
+    ]
     assert opened.reviewer.username == "ada"
     # and the stored row names the session by a hash of its token, never the token itself
     row = session.scalars(select(ReviewSession)).one()

@@ -29,6 +29,7 @@ from portal.services.reviewers import (
     password_pepper,
 )
 from tests.services.conftest import NOW, totp_code
+from tests.support.reviewers import epoch_keys_of, inspectorate_keys
 
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a brand new passphrase, quite long"
@@ -46,7 +47,7 @@ def create(
         session,
         username=username,
         role=role,
-        identity=identity,
+        epoch_keys=epoch_keys_of(session, identity, today=NOW.date()),
         policy=policy,
         host_key=host_key,
         now=NOW,
@@ -109,7 +110,7 @@ def test_a_new_account_waits_with_its_keys_under_a_one_time_code(
     keyring = open_keyring(reviewer, code, host_key)
     assert keyring is not None
     if holds_identity:
-        assert str(keyring.identity) == str(inspectorate_identity)
+        assert inspectorate_keys(session, reviewer, keyring) == [str(inspectorate_identity)]
     else:
         assert keyring.identity is None
 
@@ -232,7 +233,7 @@ def test_an_enrolled_account_opens_with_its_password_and_its_code_is_spent(
     rewrapped = open_keyring(reviewer, PASSWORD, host_key)
     assert rewrapped is not None
     assert rewrapped.totp_secret == keyring.totp_secret
-    assert str(rewrapped.identity) == str(inspectorate_identity)
+    assert inspectorate_keys(session, reviewer, rewrapped) == [str(inspectorate_identity)]
     assert open_keyring(reviewer, code, host_key) is None
     with pytest.raises(EnrolmentRefused):
         reviewers.open_enrolment(

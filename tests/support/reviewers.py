@@ -13,7 +13,10 @@ from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from sqlalchemy.orm import Session
 
 from portal import crypto
+from portal.custody import epochs
+from portal.custody.epochs import EpochKeys
 from portal.custody.host_key import HostKey
+from portal.custody.keyrings import Keyring
 from portal.models import Reviewer, Role
 from portal.services import reviewers
 
@@ -29,6 +32,15 @@ def totp_code(secret: bytes, at: datetime.datetime | float) -> str:
     return totp.generate(at).decode()
 
 
+def epoch_keys_of(
+    session: Session, identity: crypto.HybridIdentity, *, today: datetime.date
+) -> EpochKeys:
+    """The live epochs' keys as the recovery file's holder has them: epoch 1 is started from
+    `identity` if there is none yet, as `portal users add` does."""
+    epochs.start_first_epoch(session, identity, today=today)
+    return epochs.keys_held(session, identity, reviewer_id=None)
+
+
 def enrolled_reviewer(
     session: Session,
     *,
@@ -41,12 +53,15 @@ def enrolled_reviewer(
     now: datetime.datetime,
 ) -> tuple[Reviewer, bytes]:
     """A new, enrolled account in `session` (not committed: the caller owns the transaction),
-    and its TOTP secret, which only the account's own authenticator app would know."""
+    and its TOTP secret, which only the account's own authenticator app would know.
+
+    `identity` is the inspectorate's, as the recovery file holds it: epoch 1 starts from it,
+    as `portal users add` does, and the account gets its grants."""
     reviewer, code = reviewers.create_account(
         session,
         username=username,
         role=role,
-        identity=identity,
+        epoch_keys=epoch_keys_of(session, identity, today=now.date()),
         policy=policy,
         host_key=host_key,
         now=now,
@@ -57,3 +72,16 @@ def enrolled_reviewer(
         reviewer, keyring, password=password, policy=policy, host_key=host_key
     )
     return reviewer, keyring.totp_secret
+
+
+def inspectorate_keys(session: Session, reviewer: Reviewer, keyring: Keyring) -> list[str]:
+    """The inspectorate's identities (as text) the account's keyring opens through its grants:
+    what it can read with."""
+    if keyring.identity is None:
+        return []
+    return [
+        str(identity)
+        for identity in epochs.keys_held(
+            session, keyring.identity, reviewer_id=reviewer.id
+        ).values()
+    ]
