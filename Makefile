@@ -4,6 +4,7 @@
 # Other targets are conveniences for developers.
 #   make bench  time the encryption against a ceiling, the age CLI and gpg (benchmarks/README.md)
 #   make bench-rekey  time re-keying against decrypt + re-encrypt and a plain copy (same README)
+#   make bench-rekey-run  time `portal keys rekey` over a throwaway deployment (same README)
 #   make bench-inbox  time the review site's inbox with 10,000 and 100,000 reports (same README)
 #   make bench-load  load the submission site under gunicorn against a bare endpoint (same README)
 #   make translations  extract the public site's texts and merge them into the Welsh catalogue
@@ -27,7 +28,7 @@ PIP_COMPILE := CUSTOM_COMPILE_COMMAND='make lock' $(LOCK_VENV)/bin/pip-compile -
   --generate-hashes --allow-unsafe --build-deps-for=editable --strip-extras \
   --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-.PHONY: run test lint format bench bench-rekey bench-inbox bench-load translations lock clean
+.PHONY: run test lint format bench bench-rekey bench-rekey-run bench-inbox bench-load translations lock clean
 
 run: $(VENV)/.installed $(CATALOGUE).mo
 	scripts/run-dev
@@ -53,6 +54,9 @@ bench: $(VENV)/.installed
 
 bench-rekey: $(VENV)/.installed
 	$(BIN)/python benchmarks/rekey_bench.py $(BENCH_ARGS)
+
+bench-rekey-run: $(VENV)/.installed
+	$(BIN)/python benchmarks/rekey_run_bench.py $(BENCH_ARGS)
 
 bench-inbox: $(VENV)/.installed
 	$(BIN)/python benchmarks/inbox_bench.py $(BENCH_ARGS)
