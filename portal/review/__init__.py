@@ -43,6 +43,7 @@ def create_app(settings: Settings) -> Flask:
         context.ReviewContext(
             recipients=recipients,
             blobs=BlobStore(settings.blobs),
+            keys_dir=settings.keys_dir,
             host_key=host_key,
             accounts=AccountPolicy(
                 password_cost=settings.password_cost,

@@ -1,4 +1,4 @@
-"""Administrators: creating and revoking reviewer accounts."""
+"""Administrators: creating and revoking reviewer accounts, and rotating the keys."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import uuid
 from flask import Blueprint, abort, render_template
 from sqlalchemy import select
 
-from portal.models import Reviewer, Role
+from portal.custody import epochs
+from portal.models import KeyEpoch, Reviewer, Role
 from portal.request_db import get_session
 from portal.review.context import current_time, review_context
 from portal.review.forms import ConfirmForm, NewAccountForm
@@ -78,3 +79,41 @@ def revoke(account_id: uuid.UUID) -> str:
     )
     transaction.finish(db)
     return render_template("account_revoked.html", reviewer=reviewer)
+
+
+@blueprint.get("/keys")
+@requires(Role.ADMIN)
+def keys() -> str:
+    """The key epochs, and the button that starts a new one."""
+    return _render_keys(ConfirmForm())
+
+
+def _render_keys(form: ConfirmForm, status: int = 200) -> str:
+    listed = get_session().scalars(select(KeyEpoch).order_by(KeyEpoch.number.desc())).all()
+    return render_template("keys.html", epochs=listed, form=form), status  # type: ignore[return-value]
+
+
+@blueprint.post("/keys/rotate")
+@requires(Role.ADMIN)
+def rotate() -> str:
+    """A new key epoch for every reader and the recovery recipient (no secret needed), and
+    the recipients file the submission host needs, written in this host's keys folder."""
+    form, db, now = ConfirmForm(), get_session(), current_time()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        epoch = epochs.rotate(db, today=now.date())
+    except epochs.EpochError as error:
+        form.form_errors.append(f"{str(error).capitalize()}.")
+        return _render_keys(form, status=409)
+    record(
+        db,
+        actor=current_reviewer().username,
+        action=AuditAction.KEYS_ROTATED,
+        detail={"epoch": epoch.number},
+        now=now,
+    )
+    transaction.finish(db)
+    # Only once the epoch is kept (see `portal keys rotate`).
+    path = epochs.write_recipients_file(review_context().keys_dir, epoch)
+    return render_template("keys_rotated.html", epoch=epoch, path=path)

@@ -6,6 +6,7 @@ import datetime
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 from flask import Flask, current_app
@@ -32,6 +33,8 @@ class ReviewContext:
     recipients: Sequence[crypto.Recipient]
     """The inspectorate's public recipients: replies and notes are encrypted to them."""
     blobs: BlobStore
+    keys_dir: Path
+    """Where a rotation writes the recipients file for the submission host."""
     host_key: HostKey
     """The review-host key: it seals keyrings, TOTP secrets and sessions (DESIGN decision 3)."""
     accounts: AccountPolicy

@@ -48,6 +48,8 @@ EXPECTED: dict[str, frozenset[Role] | str] = {
     "admin.accounts": frozenset({Role.ADMIN}),
     "admin.new_account": frozenset({Role.ADMIN}),
     "admin.revoke": frozenset({Role.ADMIN}),
+    "admin.keys": frozenset({Role.ADMIN}),
+    "admin.rotate": frozenset({Role.ADMIN}),
     "audit.log": frozenset({Role.AUDITOR, Role.ADMIN}),
     "audit.verify": frozenset({Role.AUDITOR, Role.ADMIN}),
 }

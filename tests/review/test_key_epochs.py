@@ -41,6 +41,7 @@ from portal.services.casework import add_note
 from portal.services.followup import add_message
 from tests.review.conftest import Account, Clock, reviewer_row, sign_in
 from tests.support.environment import environment_for
+from tests.support.pages import csrf_token
 from tests.support.submitting import Upload, answers_for, post_form
 
 PASSPHRASE = "a recovery passphrase for the epoch tests"
@@ -278,3 +279,31 @@ def test_rekey_interrupted_anywhere_then_resumed_moves_everything_and_retires_th
     assert verified.exit_code == 0, verified.output
     assert _portal(settings, "keys", "rekey").output.startswith("Nothing to re-key")
     assert session.scalar(select(func.count()).select_from(Reviewer)) == 1
+
+
+def test_an_administrator_rotates_the_keys_from_the_review_site(
+    settings: Settings,
+    session: Session,
+    review_app: Flask,
+    make_account,  # type: ignore[no-untyped-def]
+    clock: Clock,
+) -> None:
+    # Given a signed-in administrator (their account started epoch 1) on the keys page
+    admin = review_app.test_client()
+    sign_in(admin, make_account("ada", Role.ADMIN), clock)
+    page = admin.get("/admin/keys")
+    assert page.status_code == 200 and "current" in page.text
+
+    # When they rotate the keys
+    rotated = admin.post("/admin/keys/rotate", data={"csrf_token": csrf_token(page)})
+
+    # Then epoch 2 is current, named in the recipients file the page says to copy, and a report
+    # the submission host seals to it afterwards opens for them at once
+    assert rotated.status_code == 200
+    session.rollback()
+    epoch_two = session.get_one(KeyEpoch, 2)
+    assert epoch_two.recipient in rotated.text
+    assert [str(r) for r in read_recipients(settings.keys_dir)] == [epoch_two.recipient]
+    _submit(settings, "sealed-to-epoch-two")
+    (newest,) = _report_ids(session)
+    assert "sealed-to-epoch-two" in admin.get(f"/reports/{newest}").text
