@@ -34,13 +34,8 @@ def write_new_file(path: Path, content: bytes, mode: int) -> None:
     and is then hard-linked into place, so no reader ever sees a half-written file and an
     existing file is never replaced.
     """
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    temporary = _written_beside(path, content, mode)
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.link(temporary, path)
     finally:
         temporary.unlink()
@@ -49,6 +44,17 @@ def write_new_file(path: Path, content: bytes, mode: int) -> None:
 def replace_file(path: Path, content: bytes, mode: int) -> None:
     """Write `path` whole, replacing what was there in one step (a reader sees the old file or
     the new one, never part of either), durably."""
+    temporary = _written_beside(path, content, mode)
+    try:
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    sync_directory(path.parent)
+
+
+def _written_beside(path: Path, content: bytes, mode: int) -> Path:
+    """A new temporary file beside `path` holding `content`, created with `mode` and on disk."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
@@ -56,11 +62,10 @@ def replace_file(path: Path, content: bytes, mode: int) -> None:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        temporary.replace(path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    sync_directory(path.parent)
+    return temporary
 
 
 def sync_directory(directory: Path) -> None:
