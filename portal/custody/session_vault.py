@@ -1,4 +1,5 @@
-"""A signed-in reviewer's keyring between requests, sealed under a key only their cookie holds.
+"""A signed-in reviewer's keyring between requests, sealed under their cookie's key and the
+review-host key together.
 
 Each review session has a random 32-byte key that lives in the reviewer's cookie and nowhere
 else; the keyring is stored in the session's row only as ChaCha20-Poly1305 ciphertext under a

@@ -1,4 +1,4 @@
-"""Evidence, without any key, that every stored secret is an age file and nothing else.
+"""Evidence, without any report's key, that every stored secret is an age file and nothing else.
 
 Every encrypted column and every attachment blob must be a well-formed age v1 file: a header
 that parses under the specification's strict grammar, then a payload whose length fits the
@@ -8,6 +8,9 @@ cut short fails one or the other, where its new length is impossible.
 
 What this cannot see without the key: a cut inside the last chunk that leaves a possible
 length, or bytes changed in place. Only decryption (the tag and the header MAC) shows those.
+Reviewers' keyrings (custody version 2) are age files inside a seal of the review-host key: on
+the review host the seal is opened and the file inside checked; elsewhere they are counted as
+not checked.
 
 Problems name the table, the column and the row's id, or the blob's file name; never a byte of
 what is stored.
