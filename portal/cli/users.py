@@ -196,6 +196,41 @@ def users_revoke(username: str) -> None:
     click.echo("still opens the epochs it held, but none made after them.")
 
 
+@users.command("grant")
+@click.argument("username")
+@recovery_options
+def users_grant(username: str, passphrase_file: Path | None, recovery_file: Path | None) -> None:
+    """Give an account the key epochs it lacks, from the recovery file: for an account from
+    before key epochs whose owner first signed in after a rotation."""
+    settings = settings_from_env()
+    identity = recovery_identity(settings, given_passphrase(passphrase_file), recovery_file)
+    with database_session(settings) as session:
+        reviewer = session.scalar(select(Reviewer).where(Reviewer.username == username))
+        if reviewer is None or reviewer.revoked_at is not None:
+            raise click.ClickException(f"there is no active account {username!r}")
+        if reviewer.recipient is None:
+            raise click.ClickException(
+                f"{username!r} has no key of its own yet: it gets one when its owner next signs in"
+            )
+        granted = epochs.grant_missing(
+            session, reviewer, epochs.keys_held(session, identity, reviewer_id=None)
+        )
+        if granted:
+            record(
+                session,
+                actor=CLI_ACTOR,
+                action=AuditAction.KEYS_GRANTED,
+                subject=reviewer.username,
+                detail={"epochs": ",".join(map(str, granted))},
+                now=_now(),
+            )
+        transaction.finish(session)
+    if granted:
+        click.echo(f"Granted {username!r} key epoch(s) {', '.join(map(str, granted))}.")
+    else:
+        click.echo(f"{username!r} already holds every live key epoch it may.")
+
+
 @users.command("list")
 def users_list() -> None:
     """List the accounts: username, role and state."""

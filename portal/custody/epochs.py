@@ -109,6 +109,22 @@ def grant(session: Session, reviewer: Reviewer, keys: EpochKeys) -> None:
         )
 
 
+def grant_missing(session: Session, reviewer: Reviewer, keys: EpochKeys) -> list[int]:
+    """Give `reviewer` a grant of each of `keys` it does not hold yet; the epochs granted.
+
+    For an account that moved to an identity of its own after a rotation: it could grant
+    itself only the epoch it held, and the later ones must come from someone holding them.
+    """
+    held = set(
+        session.scalars(
+            select(EpochGrant.epoch_number).where(EpochGrant.reviewer_id == reviewer.id)
+        )
+    )
+    missing = {number: identity for number, identity in keys.items() if number not in held}
+    grant(session, reviewer, missing)
+    return sorted(missing) if reviewer.recipient and reviewer.role in READING_ROLES else []
+
+
 def revoke_grants(session: Session, reviewer: Reviewer) -> None:
     """Destroy every grant `reviewer` holds."""
     session.execute(

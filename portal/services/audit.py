@@ -110,6 +110,7 @@ class AuditAction(enum.StrEnum):
     AUDIT_VERIFIED = "audit_verified"
     KEYS_RECOVERED = "keys_recovered"
     KEYS_ROTATED = "keys_rotated"
+    KEYS_GRANTED = "keys_granted"
     EPOCH_RETIRED = "epoch_retired"
     RETENTION_RUN = "retention_run"
     REPORT_DESTROYED = "report_destroyed"

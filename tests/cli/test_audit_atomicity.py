@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from portal import crypto
@@ -30,6 +30,7 @@ from portal.models import (
     Report,
     ReportKind,
     ReportStatus,
+    Reviewer,
 )
 from portal.services import transaction
 from portal.services.audit import AuditAction
@@ -83,6 +84,13 @@ def _closed_report_with_a_file(session: Session, settings: Settings) -> None:
     transaction.finish(session)
 
 
+def _without_grants(session: Session, username: str) -> None:
+    """As an account from before key epochs is, when its owner signs in after a rotation."""
+    reviewer = session.scalars(select(Reviewer).where(Reviewer.username == username)).one()
+    session.execute(delete(EpochGrant).where(EpochGrant.reviewer_id == reviewer.id))
+    session.commit()
+
+
 COMMANDS: dict[str, tuple[set[AuditAction], Callable[[Session, Settings], list[str]]]] = {
     "add an account": ({AuditAction.ACCOUNT_CREATED}, lambda *_: ["users", "add", "ben"]),
     "add an enrolled account": (
@@ -99,6 +107,10 @@ COMMANDS: dict[str, tuple[set[AuditAction], Callable[[Session, Settings], list[s
     ),
     "verify the audit log": ({AuditAction.AUDIT_VERIFIED}, lambda *_: ["audit", "verify"]),
     "rotate the keys": ({AuditAction.KEYS_ROTATED}, lambda *_: ["keys", "rotate"]),
+    "grant missing keys": (
+        {AuditAction.KEYS_GRANTED},
+        lambda session, _settings: _without_grants(session, "ivy") or ["users", "grant", "ivy"],
+    ),
 }
 
 

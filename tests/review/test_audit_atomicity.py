@@ -37,6 +37,7 @@ ACTIONS_OF_THE_COMMAND_LINE = {
     AuditAction.RETENTION_RUN,
     AuditAction.REPORT_DESTROYED,
     AuditAction.KEYS_ROTATED,
+    AuditAction.KEYS_GRANTED,
     AuditAction.EPOCH_RETIRED,
 }
 """Checked with their commands, in tests/cli/test_audit_atomicity.py."""

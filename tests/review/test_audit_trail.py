@@ -32,6 +32,7 @@ ACTIONS_OF_THE_COMMAND_LINE = {
     AuditAction.RETENTION_RUN,  # portal retention run
     AuditAction.REPORT_DESTROYED,  # portal retention run
     AuditAction.KEYS_ROTATED,  # portal keys rotate
+    AuditAction.KEYS_GRANTED,  # portal users grant
     AuditAction.EPOCH_RETIRED,  # portal keys rekey
 }
 """Actions no page can cause. `account_created`, `account_revoked` and `audit_verified` are

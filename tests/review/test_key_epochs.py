@@ -18,10 +18,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal import create_submit_app, crypto, request_db
+from portal.accounts import passwords, totp
 from portal.cli import main
 from portal.config import Settings
 from portal.custody import epochs
 from portal.custody.host_key import HostKey
+from portal.custody.keyrings import Keyring
 from portal.custody.recovery import create_keys
 from portal.models import (
     Attachment,
@@ -39,7 +41,7 @@ from portal.recipients import RECIPIENTS_FILE, read_recipients
 from portal.services import rekeying, reviewers, transaction
 from portal.services.casework import add_note
 from portal.services.followup import add_message
-from tests.review.conftest import Account, Clock, reviewer_row, sign_in
+from tests.review.conftest import START, Account, Clock, reviewer_row, sign_in
 from tests.support.environment import environment_for
 from tests.support.pages import csrf_token
 from tests.support.submitting import Upload, answers_for, post_form
@@ -307,3 +309,53 @@ def test_an_administrator_rotates_the_keys_from_the_review_site(
     _submit(settings, "sealed-to-epoch-two")
     (newest,) = _report_ids(session)
     assert "sealed-to-epoch-two" in admin.get(f"/reports/{newest}").text
+
+
+def test_an_old_account_moved_on_after_a_rotation_is_granted_the_later_epochs(
+    settings: Settings,
+    session: Session,
+    review_app: Flask,
+    clock: Clock,
+    recovered: crypto.Identity,
+) -> None:
+    # Given an account from before key epochs (its keyring holds epoch 1's identity itself),
+    # a reader made since, and a rotation before the old account's owner signs in again
+    secret = totp.new_secret()
+    old = Reviewer(
+        username="old",
+        role=Role.INSPECTOR,
+        password_hash=passwords.hash_password(OLD_PASSWORD, settings.password_cost),
+        keyring=Keyring(secret, recovered).wrapped(OLD_PASSWORD, settings.keyring_work_factor),
+        custody_version=1,
+        failed_sign_ins=0,
+        created_at=START,
+    )
+    session.add(old)
+    session.commit()
+    _reader(settings)
+    assert _portal(settings, "keys", "rotate").exit_code == 0
+
+    # When its owner signs in, it moves on with the only epoch it held
+    signed_in = sign_in(
+        review_app.test_client(), Account("old", Role.INSPECTOR, secret, OLD_PASSWORD), clock
+    )
+    assert signed_in.headers["Location"] == "/"
+    assert _epochs_held(session, "old") == [1]
+
+    # Then `portal users grant` gives it the later epoch, from the recovery file
+    granted = _portal(settings, "users", "grant", "old")
+    assert granted.exit_code == 0, granted.output
+    assert _epochs_held(session, "old") == [1, 2]
+    assert _portal(settings, "users", "grant", "old").output.endswith("it may.\n")
+
+
+OLD_PASSWORD = "an old account's long passphrase"
+
+
+def _epochs_held(session: Session, username: str) -> list[int]:
+    reviewer = reviewer_row(session, username)
+    return sorted(
+        session.scalars(
+            select(EpochGrant.epoch_number).where(EpochGrant.reviewer_id == reviewer.id)
+        )
+    )
