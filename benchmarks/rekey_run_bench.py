@@ -112,7 +112,7 @@ def timed_pass(url: str, folder: Path, identity: crypto.Identity) -> Pass:
         )
         start = time.perf_counter()
         documents_done = start
-        progress = rekeying.Progress(total=0)
+        progress = rekeying.Progress()
         for done in rekeying.batches(session, BlobStore(folder / "blobs"), move):
             transaction.finish(session)
             progress = done

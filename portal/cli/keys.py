@@ -202,7 +202,7 @@ def _planned_move(
 def _run_pass(session: Session, blobs: BlobStore, move: rekeying.Move) -> rekeying.Progress:
     """One pass over everything stored, each batch committed as it is done."""
     total = rekeying.count(session)
-    progress = rekeying.Progress(total=total)
+    progress = rekeying.Progress()
     # On a terminal a bar; elsewhere (cron, a pipe) click writes the label once.
     with click.progressbar(length=total, label="Re-keying", file=sys.stderr) as bar:
         for progress in rekeying.batches(session, blobs, move):

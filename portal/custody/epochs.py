@@ -115,6 +115,8 @@ def grant_missing(session: Session, reviewer: Reviewer, keys: EpochKeys) -> list
     For an account that moved to an identity of its own after a rotation: it could grant
     itself only the epoch it held, and the later ones must come from someone holding them.
     """
+    if reviewer.recipient is None or reviewer.role not in READING_ROLES:
+        return []
     held = set(
         session.scalars(
             select(EpochGrant.epoch_number).where(EpochGrant.reviewer_id == reviewer.id)
@@ -122,7 +124,7 @@ def grant_missing(session: Session, reviewer: Reviewer, keys: EpochKeys) -> list
     )
     missing = {number: identity for number, identity in keys.items() if number not in held}
     grant(session, reviewer, missing)
-    return sorted(missing) if reviewer.recipient and reviewer.role in READING_ROLES else []
+    return sorted(missing)
 
 
 def revoke_grants(session: Session, reviewer: Reviewer) -> None:

@@ -23,7 +23,6 @@ enrol again. Keep it in the review host's backups, apart from the database's.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
@@ -62,13 +61,7 @@ class HostKey:
             raise HostKeyError(f"a review-host key is {KEY_SIZE} bytes")
 
     def __repr__(self) -> str:
-        return f"<HostKey {self.identifier}>"
-
-    @property
-    def identifier(self) -> str:
-        """A public name for this key (a hash, useless for opening anything), so the portal can
-        tell that a database was sealed under another host key instead of failing obscurely."""
-        return hashlib.sha256(self.subkey("identifier")).hexdigest()[:16]
+        return "<HostKey>"
 
     def subkey(self, purpose: str) -> bytes:
         """A key of its own for `purpose`: HKDF-SHA256 of the host key with a label."""

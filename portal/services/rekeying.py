@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from portal import crypto
@@ -44,18 +44,17 @@ _DOCUMENTS: tuple[tuple[InstrumentedAttribute[Any], InstrumentedAttribute[Any]],
 
 @dataclass
 class Progress:
-    """How far a run has come: ciphertexts looked at, of which moved, and blob bytes moved."""
+    """How far a pass has come: ciphertexts looked at, of which moved, and blob bytes moved."""
 
-    total: int
     done: int = 0
     moved: int = 0
     blob_bytes: int = 0
 
 
 def count(session: Session) -> int:
-    """How many ciphertexts a run looks at: documents, file descriptions and blobs."""
-    documents = sum(len(session.scalars(select(key)).all()) for key, _ in _DOCUMENTS)
-    return documents + 2 * len(session.scalars(select(Attachment.id)).all())
+    """How many ciphertexts a pass looks at: documents, file descriptions and blobs."""
+    documents = sum(session.scalar(select(func.count(key))) or 0 for key, _ in _DOCUMENTS)
+    return documents + 2 * (session.scalar(select(func.count(Attachment.id))) or 0)
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ class Move:
 def batches(session: Session, blobs: BlobStore, move: Move) -> Iterator[Progress]:
     """Move every stored ciphertext that `move.old` opens to `move.new`, yielding after each
     batch (the caller finishes the transaction there)."""
-    progress = Progress(total=count(session))
+    progress = Progress()
     for key, value in _DOCUMENTS:
         yield from _documents(session, (key, value), move, progress)
     yield from _descriptions(session, blobs, move, progress)

@@ -7,8 +7,10 @@ import html
 import re
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from portal.accounts.passwords import GENERATED_WORDS, check_new_password
 from portal.custody.host_key import HostKey
@@ -18,6 +20,18 @@ from tests.review.conftest import PASSWORD, Account, Clock, reviewer_row, sign_i
 from tests.support.pages import csrf_token
 
 NEW_PASSWORD = "a brand new passphrase, quite long"
+
+
+def change_password(
+    client: FlaskClient, page: TestResponse, *, new: str, current: str = PASSWORD
+) -> TestResponse:
+    """Send the change-password form of `page` (the form's own page), as a browser would."""
+    return client.post(
+        "/account/password",
+        data={"csrf_token": csrf_token(page), "current": current, "password": new, "confirm": new},
+    )
+
+
 SUGGESTION = re.compile(r'For example: <span class="suggested-passphrase">([^<]+)</span>')
 
 
@@ -219,15 +233,7 @@ def test_the_change_password_page_suggests_a_fresh_passphrase_and_refuses_a_gues
     check_new_password(suggestion, username="ada")
 
     # When they choose a season and a year, long enough for the old policy
-    response = client.post(
-        "/account/password",
-        data={
-            "csrf_token": csrf_token(page),
-            "current": PASSWORD,
-            "password": "Autumn2026!!!!",
-            "confirm": "Autumn2026!!!!",
-        },
-    )
+    response = change_password(client, page, new="Autumn2026!!!!")
 
     # Then it is refused in plain words, without quoting it, with a new example beside the field
     assert response.status_code == 200
@@ -250,15 +256,7 @@ def test_changing_the_password_rewraps_the_keys(
     sign_in(client, make_account("ada"), clock)
     page = client.get("/account/password")
 
-    response = client.post(
-        "/account/password",
-        data={
-            "csrf_token": csrf_token(page),
-            "current": PASSWORD,
-            "password": NEW_PASSWORD,
-            "confirm": NEW_PASSWORD,
-        },
-    )
+    response = change_password(client, page, new=NEW_PASSWORD)
 
     assert "Your password has been changed" in response.text
     ada = reviewer_row(session, "ada")

@@ -19,9 +19,8 @@ from portal.custody.keyrings import Keyring, unwrap_keyring
 from portal.models import Reviewer, ReviewSession, Role
 from portal.services import reviewers
 from tests.review.conftest import PASSWORD, START, Account, Clock, reviewer_row, sign_in
-from tests.review.test_accounts import NEW_PASSWORD
+from tests.review.test_accounts import NEW_PASSWORD, change_password
 from tests.support.environment import environment_for
-from tests.support.pages import csrf_token
 from tests.support.reviewers import inspectorate_keys
 
 
@@ -53,15 +52,7 @@ def test_a_password_change_ends_every_other_session_of_the_account(
 
     # When the password is changed on one of them
     page = here.get("/account/password")
-    changed = here.post(
-        "/account/password",
-        data={
-            "csrf_token": csrf_token(page),
-            "current": PASSWORD,
-            "password": NEW_PASSWORD,
-            "confirm": NEW_PASSWORD,
-        },
-    )
+    changed = change_password(here, page, new=NEW_PASSWORD)
     assert changed.status_code == 200
 
     # Then the other is signed out, and this one goes on
