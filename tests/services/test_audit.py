@@ -10,37 +10,21 @@ import datetime
 import hashlib
 import itertools
 import json
-import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from portal.custody import audit_signing
 from portal.custody.audit_signing import AuditSigner
-from portal.custody.host_key import HostKey
 from portal.models import AuditEntry, Report, ReportKind
 from portal.services import audit
 from portal.services.audit import GENESIS_HASH, AuditAction, record, verify_chain
 from tests.support.audit_log import past_the_triggers
 
 NOW = datetime.datetime(2025, 3, 1, 9, 30, 0)
-
-
-@pytest.fixture
-def signer() -> AuditSigner:
-    """The review host's audit signer: its sessions sign every entry they append."""
-    return audit_signing.signer(HostKey(os.urandom(32)))
-
-
-@pytest.fixture
-def session(engine: Engine, signer: AuditSigner) -> Iterator[Session]:
-    """A session as the review site and the review host's commands have one: signing."""
-    with Session(engine, info=audit.session_info(signer)) as session:
-        yield session
 
 
 def _chain_of(session: Session, length: int) -> list[int]:
@@ -327,7 +311,9 @@ def test_problems_beyond_the_listed_limit_are_counted(
     assert report.problems[-1] == "... and 3 more problems, not listed"
 
 
-def test_concurrent_writers_make_one_unbroken_chain(engine: Engine, signer: AuditSigner) -> None:
+def test_concurrent_writers_make_one_unbroken_chain(
+    engine: Engine, audit_signer: AuditSigner
+) -> None:
     # Given four writers, each with its own session, released at the same moment
     threads, per_thread = 4, 25
     start = threading.Barrier(threads)
@@ -335,7 +321,7 @@ def test_concurrent_writers_make_one_unbroken_chain(engine: Engine, signer: Audi
 
     def write(number: int) -> None:
         try:
-            with Session(engine, info=audit.session_info(signer)) as session:
+            with Session(engine, info=audit.session_info(audit_signer)) as session:
                 start.wait()
                 for index in range(per_thread):
                     record(
@@ -364,7 +350,7 @@ def test_concurrent_writers_make_one_unbroken_chain(engine: Engine, signer: Audi
 
 
 def test_writers_that_skip_taking_turns_still_never_fork_the_chain(
-    engine: Engine, signer: AuditSigner, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, audit_signer: AuditSigner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given writers that race for the end of the chain with no lock to queue on, so that only
     # the unique previous hash (and the retries after it) stands between them and a fork
@@ -375,7 +361,7 @@ def test_writers_that_skip_taking_turns_still_never_fork_the_chain(
     unexpected: list[BaseException] = []
 
     def write(number: int) -> None:
-        with Session(engine, info=audit.session_info(signer)) as session:
+        with Session(engine, info=audit.session_info(audit_signer)) as session:
             start.wait()
             for _index in range(per_thread):
                 try:
