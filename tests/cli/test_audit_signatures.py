@@ -10,6 +10,7 @@ to hide or forge a reviewer's action; the battery asserts the exact line verify 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Connection, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from portal.cli import main
@@ -344,3 +346,35 @@ def test_a_file_that_is_not_a_head_is_refused(env: dict[str, str], tmp_path: Pat
 
     assert result.exit_code == 2
     assert "is not a signed head: it must hold exactly the fields" in result.output
+
+
+@pytest.mark.parametrize("database_kind", ["postgresql"], indirect=True)
+def test_verify_as_a_read_only_role_checks_and_says_it_could_not_record(
+    scene: Scene, env: dict[str, str]
+) -> None:
+    # Given a role that may only read (as the auditors' role), on the review host
+    role = f"portal_test_reader_{secrets.token_hex(4)}"
+    owner = make_engine(scene.settings.database_url)
+    with owner.begin() as connection:
+        connection.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        connection.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"'))
+    reader_url = make_url(scene.settings.database_url).set(username=role).render_as_string(False)
+    reader_env = {**env, "PORTAL_DATABASE_URL": reader_url}
+    try:
+        # When it verifies an honest log, and then a tampered one
+        honest = _run(reader_env, "verify", "--head", str(scene.head_file))
+        cut_the_newest_entries(scene)
+        tampered = _run(reader_env, "verify", "--head", str(scene.head_file))
+    finally:
+        with owner.begin() as connection:
+            connection.execute(text(f'DROP OWNED BY "{role}"'))
+            connection.execute(text(f'DROP ROLE "{role}"'))
+        owner.dispose()
+
+    # Then the checks ran and decide the exit status; the run says it could not be recorded
+    not_recorded = "This check could not be recorded: the database role may not write to the log."
+    assert honest.exit_code == 0, honest.output
+    assert honest.output.splitlines()[-1] == not_recorded
+    assert tampered.exit_code == 1, tampered.output
+    assert "is no longer in the log" in tampered.output
+    assert tampered.output.splitlines()[-1] == not_recorded
