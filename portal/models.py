@@ -360,7 +360,10 @@ class EpochGrant(Base):
 
 class AuditEntry(Base):
     """One reviewer action. Each entry's hash covers the previous entry's hash, so changing,
-    removing or reordering any entry breaks the chain. Entries hold no report content."""
+    removing or reordering any entry breaks the chain, and the review host signs each entry it
+    appends, so a database writer cannot rebuild the chain unseen. The database refuses UPDATE,
+    DELETE and TRUNCATE on this table (triggers, migration 0010). Entries hold no report
+    content."""
 
     __tablename__ = "audit_log"
 
@@ -374,3 +377,6 @@ class AuditEntry(Base):
     # fork the chain; the loser of a race retries on the new end of the chain.
     previous_hash: Mapped[str] = mapped_column(String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Ed25519 over (sequence, entry_hash) with the review-host key's audit signing key
+    # (portal.custody.audit_signing), in hex; NULL for an entry appended without that key.
+    head_signature: Mapped[str | None] = mapped_column(String(128))

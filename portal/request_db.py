@@ -5,6 +5,7 @@ Closing rolls back whatever the request did not finish (`portal.services.transac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import cast
 
 from flask import Flask, current_app, g
@@ -18,6 +19,13 @@ def init_app(app: Flask, engine: Engine) -> None:
     """Give `app` a session per application context, closed (and rolled back) at teardown."""
     app.extensions[_EXTENSION] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
+
+
+def add_session_info(app: Flask, info: Mapping[str, object]) -> None:
+    """Give every later request session of `app` these `Session.info` entries (the review
+    site's audit signer, for one), without this module knowing what they are."""
+    factory: sessionmaker[Session] = app.extensions[_EXTENSION]
+    factory.configure(info={**factory.kw.get("info", {}), **info})
 
 
 def get_engine(app: Flask) -> Engine:

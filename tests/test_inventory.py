@@ -124,6 +124,7 @@ CLEAR = {
     ("audit_log", "detail"): "counts and triage changes, never content",
     ("audit_log", "previous_hash"): "the hash chain",
     ("audit_log", "entry_hash"): "the hash chain",
+    ("audit_log", "head_signature"): "Ed25519 signature of the entry by the review host",
 }
 
 

@@ -3,10 +3,14 @@ newest reviewer actions without their detail."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from portal.cli import audit_heads
 from portal.cli.common import (
     CLI_ACTOR,
     database_session,
@@ -31,25 +35,39 @@ def audit() -> None:
     metavar="HASH",
     help="A head hash printed by an earlier run: report it if it is no longer in the log.",
 )
-def audit_verify(expected_head: str | None) -> None:
-    """Check the audit log's hash chain and that every stored ciphertext is a well-formed age
-    file. Exits with status 0 only if nothing is wrong. Each run is itself logged
-    (audit_verified), after the checks.
+@click.option(
+    "--head",
+    "head_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A signed head from `portal audit export-head`: report it if it is no longer in the "
+    "log, or if its signature is wrong.",
+)
+def audit_verify(expected_head: str | None, head_file: Path | None) -> None:
+    """Check the audit log's hash chain and signatures, and that every stored ciphertext is a
+    well-formed age file. Exits with status 0 only if nothing is wrong. Each run is itself
+    logged (audit_verified), after the checks, unless the database role may only read.
 
-    Write down the head hash it prints and pass it with --expected-head next time: entries cut
-    from the end of the log can be seen no other way.
+    Signatures are checked with the review-host key (on the review host) or the key in the
+    head given. Keep a head from `portal audit export-head` off the host and pass it with
+    --head next time (or the head hash printed, with --expected-head): entries cut from the
+    end of the log can be seen no other way.
     """
     if expected_head is not None and not audit_log.HASH_PATTERN.fullmatch(
         expected_head.strip().lower()
     ):
         raise click.BadParameter("must be a hash of 64 hex digits", param_hint="--expected-head")
+    head = audit_heads.read_head(head_file)
     settings = settings_from_env()
     require_current_schema(settings.database_url)
+    host_key = load_existing_host_key(settings.instance_dir)
     with database_session(settings) as session:
-        chain = audit_log.verify_chain(session, expected_head=expected_head)
-        stored = integrity.scan_stored_ciphertexts(
-            session, BlobStore(settings.blobs), load_existing_host_key(settings.instance_dir)
+        chain = audit_log.verify_chain(
+            session,
+            expected_head=expected_head,
+            public_keys=audit_heads.checking_keys(host_key, head),
+            signed_head=head,
         )
+        stored = integrity.scan_stored_ciphertexts(session, BlobStore(settings.blobs), host_key)
         # End the read before writing: on SQLite a write can only start on a fresh snapshot.
         session.rollback()
         ok = chain.ok and stored.ok
@@ -58,6 +76,7 @@ def audit_verify(expected_head: str | None) -> None:
             f" Head: {chain.head_hash}",
             chain.problems,
         )
+        click.echo(audit_heads.signature_summary(chain, host_key))
         _echo_summary(
             f"Stored ciphertexts: {stored.checked} checked, "
             f"{_outcome(stored.problems, 'all well-formed age files')}",
@@ -69,12 +88,18 @@ def audit_verify(expected_head: str | None) -> None:
                 " checked: run this on the review host to check them."
             )
         sequence = _record_check(session, ok=ok, entries=chain.entries)
-    click.echo(f"This check was recorded as audit entry {sequence}.")
+    if sequence is None:
+        # The auditors' read-only role: the checks stand, only their trace is missing.
+        click.echo("This check could not be recorded: the database role may not write to the log.")
+    else:
+        click.echo(f"This check was recorded as audit entry {sequence}.")
     if not ok:
         raise SystemExit(1)
 
 
-def _record_check(session: Session, *, ok: bool, entries: int) -> int:
+def _record_check(session: Session, *, ok: bool, entries: int) -> int | None:
+    """The sequence number of the entry recording this check; None if the database refused
+    the write because the role may only read."""
     try:
         entry = audit_log.record(
             session,
@@ -82,10 +107,15 @@ def _record_check(session: Session, *, ok: bool, entries: int) -> int:
             action=audit_log.AuditAction.AUDIT_VERIFIED,
             detail={"ok": ok, "entries": entries},
         )
+        sequence = entry.sequence
+        transaction.finish(session)
     except audit_log.AuditLogBusy as error:
         raise click.ClickException(f"could not record this check: {error}") from None
-    sequence = entry.sequence
-    transaction.finish(session)
+    except DBAPIError as error:
+        session.rollback()
+        if not audit_heads.is_read_only_refusal(error):
+            raise
+        return None
     return sequence
 
 
@@ -138,3 +168,6 @@ def _echo_summary(summary: str, problems: list[str]) -> None:
 def _printable(value: str) -> str:
     """`value` with control characters replaced, so a stored name cannot drive the terminal."""
     return "".join(character if character.isprintable() else "?" for character in value)
+
+
+audit.add_command(audit_heads.export_head)

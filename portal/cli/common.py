@@ -13,8 +13,11 @@ from sqlalchemy.orm import Session
 
 from portal import migrate
 from portal.config import Settings
+from portal.custody import audit_signing
+from portal.custody.host_key import load_existing as load_existing_host_key
 from portal.db import make_engine
 from portal.files import ensure_private_dir
+from portal.services import audit as audit_log
 
 CLI_ACTOR = "portal-cli"
 """The actor of audit entries written by this command."""
@@ -41,10 +44,16 @@ def database_session(settings: Settings) -> Iterator[Session]:
     A command runs once and exits, so it owns its engine: disposing of it closes every pooled
     connection at once (on PostgreSQL, none lingers until the process ends). The session commits
     nothing itself: each command commits what it means to keep.
+
+    On the review host (where the review-host key is), the audit entries the command appends
+    are signed, as the review site's are; elsewhere they are appended unsigned, and
+    `portal audit verify` reports them until a signed entry follows.
     """
+    host_key = load_existing_host_key(settings.instance_dir)
+    signer = audit_signing.signer(host_key) if host_key is not None else None
     engine = make_engine(settings.database_url)
     try:
-        with Session(engine) as session:
+        with Session(engine, info=audit_log.session_info(signer)) as session:
             yield session
     finally:
         engine.dispose()

@@ -10,12 +10,14 @@ import datetime
 
 from flask import Flask, abort, current_app, request
 
-from portal import domain, sanitize
+from portal import domain, request_db, sanitize
 from portal.config import Settings
+from portal.custody import audit_signing
 from portal.custody.host_key import KEY_SIZE, HostKey, HostKeyError
 from portal.custody.host_key import load_or_create as load_or_create_host_key
 from portal.recipients import KeysError, read_recipients
 from portal.review import admin, audit, auth, casework, context, dashboard, guard, inbox
+from portal.services import audit as audit_log
 from portal.services.blobs import BlobStore
 from portal.services.dashboard import KIND_LABELS
 from portal.services.inbox import Deadlines
@@ -38,6 +40,9 @@ def create_app(settings: Settings) -> Flask:
         app.logger.error("Review site unavailable: %s", error)
         recipients, host_key = (), HostKey(bytes(KEY_SIZE))
     app.extensions[_ACCEPTING] = bool(recipients) and any(host_key.secret)
+    if any(host_key.secret):
+        # Every audit entry the site appends is signed (DESIGN decision 10).
+        request_db.add_session_info(app, audit_log.session_info(audit_signing.signer(host_key)))
     context.install(
         app,
         context.ReviewContext(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from sqlalchemy import func, select
 
+from portal.custody import audit_signing
 from portal.models import AuditEntry, Role
 from portal.request_db import get_session
 from portal.review.context import current_time, review_context
@@ -46,7 +47,8 @@ def log() -> str:
 def verify() -> str:
     ConfirmForm().validate_on_submit()  # CSRF is checked for every POST before this runs
     db = get_session()
-    chain = verify_chain(db)
+    public_key = audit_signing.signer(review_context().host_key).public_key
+    chain = verify_chain(db, public_keys=(public_key,))
     ciphertext_problems = check_stored_ciphertexts(
         db, review_context().blobs, review_context().host_key
     )

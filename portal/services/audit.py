@@ -34,6 +34,21 @@ whose keys are sorted, written the same way). The first entry's previous hash is
 Sequence numbers may have gaps (PostgreSQL does not reuse a number a rolled-back insert took), so
 the chain, not the numbering, is what proves order.
 
+Signatures: what a database writer cannot rebuild
+------------------------------------------------
+The chain alone is unkeyed: whoever writes the database can change an entry and recompute every
+hash after it. So when the session carries the review host's audit signer (`session_info`, set
+by the review site's request sessions and by commands run where the review-host key is), each
+new entry also stores `head_signature`, an Ed25519 signature over its sequence number and hash
+(`portal.custody.audit_signing` documents the message). A signed entry vouches for every entry
+before it, since its hash covers theirs. `verify_chain` checks every signature it is given a
+public key for, and requires the newest entry to be signed: entries a writer appends, or a
+chain they rebuild, carry no valid signature. What signatures cannot show is entries cut from
+the end (the rest is still a signed chain): a head exported earlier (`SignedHead`) shows that.
+
+The database itself refuses to update or delete entries (triggers, migration 0010), so only a
+role that can drop triggers (the tables' owner, a superuser) can attempt any of this.
+
 Transactions
 ------------
 `record` never commits. It writes the entry inside the caller's transaction, so the entry is
@@ -48,13 +63,14 @@ import enum
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from portal.custody.audit_signing import AuditPublicKey, AuditSigner, SignedHead
 from portal.models import AuditEntry
 
 GENESIS_HASH = "0" * 64
@@ -85,6 +101,9 @@ _APPEND_LOCK_KEY = int.from_bytes(
 )
 HASH_PATTERN = re.compile(r"[0-9a-f]{64}")
 """An entry hash: SHA-256 in lowercase hex."""
+
+SIGNER_INFO = "portal.audit_signer"
+"""The `Session.info` key under which a session carries the review host's AuditSigner."""
 
 DetailValue = str | int | bool | None
 
@@ -120,6 +139,14 @@ class AuditLogBusy(Exception):
     """Other writers kept extending the chain: the entry could not be appended. Retry later."""
 
 
+def session_info(signer: AuditSigner | None) -> dict[str, object]:
+    """What to give a session (`Session(info=...)`, a sessionmaker's `info`) so that `record`
+    signs every entry it appends with `signer`; nothing when there is no signer (off the review
+    host), so entries are appended unsigned and `verify_chain` reports them until a signed entry
+    follows."""
+    return {SIGNER_INFO: signer} if signer is not None else {}
+
+
 def record(
     session: Session,
     *,
@@ -131,8 +158,9 @@ def record(
 ) -> AuditEntry:
     """Append an entry for `action` by `actor` on `subject`, inside the caller's transaction.
 
-    Flushes but never commits: the entry commits (or rolls back) with what it records. `now`
-    is for tests; a naive value is taken as UTC. Raises ValueError for an unknown action, an
+    Flushes but never commits: the entry commits (or rolls back) with what it records. If the
+    session carries a signer (`session_info`), the entry is signed. `now` is for tests; a
+    naive value is taken as UTC. Raises ValueError for an unknown action, an
     actor or subject too long for its column, or a detail that could carry content (see the
     module docstring).
 
@@ -152,25 +180,32 @@ def record(
     # The caller's own pending changes are flushed first, so that an error in them is theirs
     # and is not mistaken below for a lost race on the end of the chain.
     session.flush()
+    signer = _signer(session)
     _wait_for_turn(session)
     last_error: IntegrityError | None = None
     for _attempt in range(MAX_ATTEMPTS):
         previous_hash = _chain_end(session)
+        this_hash = entry_hash(
+            previous_hash=previous_hash,
+            occurred_at=occurred_at,
+            actor=actor,
+            action=action,
+            subject=subject,
+            detail=detail_text,
+        )
+        # The signature covers the sequence number, so the number is taken before the insert:
+        # the table refuses updates, so nothing can be added to the row afterwards.
+        sequence = _next_sequence(session)
         entry = AuditEntry(
+            sequence=sequence,
             occurred_at=occurred_at,
             actor=actor,
             action=action,
             subject=subject,
             detail=detail_text,
             previous_hash=previous_hash,
-            entry_hash=entry_hash(
-                previous_hash=previous_hash,
-                occurred_at=occurred_at,
-                actor=actor,
-                action=action,
-                subject=subject,
-                detail=detail_text,
-            ),
+            entry_hash=this_hash,
+            head_signature=signer.sign(sequence, this_hash) if signer is not None else None,
         )
         try:
             with session.begin_nested():
@@ -242,34 +277,58 @@ class ChainReport:
     pass it as `expected_head` to find out whether entries were removed from the end."""
     problems: list[str]
     """One plain-English line per problem, in log order."""
+    head_sequence: int | None = None
+    """The last entry's sequence number (None for an empty log)."""
+    head_signature: str | None = None
+    """The last entry's signature, if it has one: with the two above, the head to export."""
+    signed: int = 0
+    """How many entries carry a signature."""
+    signatures_checked: bool = False
+    """Whether those signatures were checked (a public key was given), not only counted."""
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def verify_chain(session: Session, *, expected_head: str | None = None) -> ChainReport:
-    """Check every entry's hash and its link to the entry before it, in sequence order.
+def verify_chain(
+    session: Session,
+    *,
+    expected_head: str | None = None,
+    public_keys: Sequence[AuditPublicKey] = (),
+    signed_head: SignedHead | None = None,
+) -> ChainReport:
+    """Check every entry's hash, its link to the entry before it and its signature, in
+    sequence order.
 
     Finds an entry whose stored values were changed (its hash no longer matches them), an entry
     deleted from anywhere but the end, entries reordered, and a changed previous hash (the next
     entry no longer follows). Entries are streamed in batches, so memory stays flat however long
     the log is.
 
+    Signatures: every signature present must verify under one of `public_keys` (the review
+    host's, and the key of a head exported before that host's key was replaced); with no key
+    given, they are only counted (`signatures_checked` is False). Whatever the keys, the newest
+    entry must carry one: entries appended without the review-host key, or a chain rebuilt
+    without it, end unsigned.
+
     What the log alone cannot show is entries removed from its end: what remains is still a
-    valid chain. That is why the report carries `head_hash`. An auditor writes it down and
-    passes it back as `expected_head` next time: if that entry is no longer in the chain, the
-    log was cut back (or replaced), and this is reported as a problem.
+    valid, signed chain. An auditor keeps a head from an earlier run off the host and passes it
+    back: `signed_head` (from `portal audit export-head`), whose own signature is checked too,
+    or `expected_head`, a bare hash. If that entry is no longer in the log, the log was cut
+    back (or replaced), and this is reported as a problem.
     """
     if expected_head is not None:
         expected_head = expected_head.strip().lower()
         if not HASH_PATTERN.fullmatch(expected_head):
             raise ValueError("the expected head must be a hash of 64 hex digits")
     problems = _Problems()
+    signatures = _Signatures(public_keys, problems)
+    heads = _Heads(expected_head, signed_head, problems)
     expected_previous = GENESIS_HASH
     previous_sequence: int | None = None
+    previous_signature: str | None = None
     entries = 0
-    head_seen = expected_head in {None, GENESIS_HASH}
     rows = session.execute(
         select(
             AuditEntry.sequence,
@@ -280,6 +339,7 @@ def verify_chain(session: Session, *, expected_head: str | None = None) -> Chain
             AuditEntry.detail,
             AuditEntry.previous_hash,
             AuditEntry.entry_hash,
+            AuditEntry.head_signature,
         )
         .order_by(AuditEntry.sequence)
         .execution_options(yield_per=_VERIFY_BATCH)
@@ -307,16 +367,90 @@ def verify_chain(session: Session, *, expected_head: str | None = None) -> Chain
                     f"entry {row.sequence}: does not follow entry {previous_sequence}'s hash "
                     "(an entry is missing or out of order)"
                 )
+        signatures.see(row.sequence, row.entry_hash, row.head_signature)
+        heads.see(row.sequence, row.entry_hash)
         # The next entry must follow the hash stored here: that is the hash it was chained to.
         expected_previous = row.entry_hash
-        previous_sequence = row.sequence
-        head_seen = head_seen or row.entry_hash == expected_head
-    if not head_seen:
-        problems.add(
-            f"the head recorded earlier ({expected_head}) is no longer in the log "
-            "(entries were removed from its end, or the log was replaced)"
-        )
-    return ChainReport(entries=entries, head_hash=expected_previous, problems=problems.lines())
+        previous_sequence, previous_signature = row.sequence, row.head_signature
+    signatures.finish()
+    heads.finish()
+    return ChainReport(
+        entries=entries,
+        head_hash=expected_previous,
+        problems=problems.lines(),
+        head_sequence=previous_sequence,
+        head_signature=previous_signature,
+        signed=signatures.signed,
+        signatures_checked=bool(public_keys),
+    )
+
+
+class _Signatures:
+    """`verify_chain`'s signature checks: each one present, and one on the newest entry."""
+
+    def __init__(self, public_keys: Sequence[AuditPublicKey], problems: _Problems) -> None:
+        self._keys = tuple(public_keys)
+        self._problems = problems
+        self.signed = 0
+        self._unsigned_at_end = 0
+
+    def see(self, sequence: int, entry_hash: str, signature: str | None) -> None:
+        if signature is None:
+            self._unsigned_at_end += 1
+            return
+        self.signed += 1
+        self._unsigned_at_end = 0
+        if self._keys and not any(
+            key.verifies(sequence, entry_hash, signature) for key in self._keys
+        ):
+            self._problems.add(
+                f"entry {sequence}: its signature does not match it (not made with the "
+                "review-host key, or copied from another entry)"
+            )
+
+    def finish(self) -> None:
+        if self._unsigned_at_end:
+            count = self._unsigned_at_end
+            entries_are = "entry is" if count == 1 else f"{count} entries are"
+            self._problems.add(
+                f"the newest {entries_are} not signed: appended without the review-host key"
+            )
+
+
+class _Heads:
+    """`verify_chain`'s checks that a head kept from an earlier run is still in the log."""
+
+    def __init__(
+        self, expected_head: str | None, signed_head: SignedHead | None, problems: _Problems
+    ) -> None:
+        self._expected = expected_head
+        self._signed = signed_head
+        self._problems = problems
+        self._expected_seen = expected_head in {None, GENESIS_HASH}
+        self._signed_seen = signed_head is None
+        if signed_head is not None and not signed_head.is_genuine():
+            problems.add(
+                f"the signed head given (entry {signed_head.sequence}) does not match its "
+                "signature (it was changed, or was not exported by a review host)"
+            )
+
+    def see(self, sequence: int, entry_hash: str) -> None:
+        self._expected_seen = self._expected_seen or entry_hash == self._expected
+        if self._signed is not None and sequence == self._signed.sequence:
+            self._signed_seen = entry_hash == self._signed.entry_hash
+
+    def finish(self) -> None:
+        if not self._expected_seen:
+            self._problems.add(
+                f"the head recorded earlier ({self._expected}) is no longer in the log "
+                "(entries were removed from its end, or the log was replaced)"
+            )
+        if self._signed is not None and not self._signed_seen:
+            self._problems.add(
+                f"the signed head exported earlier (entry {self._signed.sequence}, "
+                f"{self._signed.entry_hash}) is no longer in the log "
+                "(entries were removed from its end, or the log was replaced)"
+            )
 
 
 class _Problems:
@@ -336,6 +470,28 @@ class _Problems:
         if self._unlisted:
             return [*self._lines, f"... and {self._unlisted} more problems, not listed"]
         return list(self._lines)
+
+
+def _signer(session: Session) -> AuditSigner | None:
+    signer = session.info.get(SIGNER_INFO)
+    if signer is not None and not isinstance(signer, AuditSigner):
+        raise TypeError(f"session.info[{SIGNER_INFO!r}] must be an AuditSigner")
+    return signer
+
+
+def _next_sequence(session: Session) -> int:
+    """The sequence number the next entry takes, known before its insert so it can be signed.
+
+    PostgreSQL: the column's own sequence (a role that may insert entries may use it), so
+    numbers never clash; a rolled-back insert leaves a gap. SQLite: one past the last entry,
+    read under the write lock `_wait_for_turn` took (what the rowid would have been)."""
+    if session.get_bind().dialect.name == "postgresql":
+        number = session.scalar(
+            text("SELECT nextval(pg_get_serial_sequence('audit_log', 'sequence'))")
+        )
+    else:
+        number = session.scalar(select(func.coalesce(func.max(AuditEntry.sequence), 0) + 1))
+    return int(number)
 
 
 def _chain_end(session: Session) -> str:

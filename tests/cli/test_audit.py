@@ -13,9 +13,12 @@ from sqlalchemy.orm import Session
 from portal import crypto
 from portal.cli import main
 from portal.config import Settings, sqlite_url
+from portal.custody import audit_signing
+from portal.custody.host_key import load_or_create as load_or_create_host_key
 from portal.db import make_engine
 from portal.models import AuditEntry, Report, ReportKind
-from portal.services.audit import AuditAction, record, verify_chain
+from portal.services.audit import AuditAction, record, session_info, verify_chain
+from tests.support.audit_log import past_the_triggers
 
 NOW = datetime.datetime(2025, 3, 1, 9, 30, 0)
 
@@ -25,10 +28,12 @@ def _run(env: dict[str, str], *arguments: str) -> Result:
 
 
 def _populate(settings: Settings, recipient: crypto.Recipient) -> str:
-    """Three entries and one encrypted report; returns the log's head hash."""
+    """Three entries, signed as the review host signs them, and one encrypted report; returns
+    the log's head hash. The review-host key is in the instance folder, as on the review host."""
+    signer = audit_signing.signer(load_or_create_host_key(settings.instance_dir))
     engine = make_engine(settings.database_url)
     try:
-        with Session(engine) as session:
+        with Session(engine, info=session_info(signer)) as session:
             session.add(
                 Report(
                     kind=ReportKind.WORKLOAD,
@@ -53,9 +58,10 @@ def _populate(settings: Settings, recipient: crypto.Recipient) -> str:
 
 
 def _execute(settings: Settings, statement: str, **values: object) -> None:
+    """`statement` run by a database writer who gets round the audit log's triggers."""
     engine = make_engine(settings.database_url)
     try:
-        with engine.begin() as connection:
+        with engine.begin() as connection, past_the_triggers(connection):
             connection.execute(text(statement), values)
     finally:
         engine.dispose()
@@ -83,6 +89,7 @@ def test_verify_on_a_clean_database_exits_0_prints_the_head_and_logs_the_check(
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         f"Audit log: 3 entries, chain intact. Head: {head}",
+        "Signatures: 3 of 3 entries signed, checked with this review host's key",
         "Stored ciphertexts: 1 checked, all well-formed age files",
         f"This check was recorded as audit entry {_entries(settings)[-1].sequence}.",
     ]
@@ -110,9 +117,10 @@ def test_verify_on_a_tampered_database_exits_1_and_names_each_problem(
     lines = result.output.splitlines()
     assert lines[0].startswith("Audit log: 3 entries, 1 problem. Head: ")
     assert lines[1] == f"  entry {second}: its hash does not match its contents (modified)"
-    assert lines[2] == "Stored ciphertexts: 1 checked, 1 problem"
-    assert lines[3].startswith("  report_contents.content, row ")
-    assert lines[3].endswith("not an age v1 file (it does not start with the age version line)")
+    assert lines[2].startswith("Signatures: 3 of 3 entries signed")
+    assert lines[3] == "Stored ciphertexts: 1 checked, 1 problem"
+    assert lines[4].startswith("  report_contents.content, row ")
+    assert lines[4].endswith("not an age v1 file (it does not start with the age version line)")
     assert json.loads(_entries(settings)[-1].detail) == {"ok": False, "entries": 3}
     assert "caseload" not in result.output
 

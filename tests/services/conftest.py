@@ -8,18 +8,23 @@ the services themselves, whichever site (or command) calls them.
 from __future__ import annotations
 
 import datetime
+import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from portal import crypto
+from portal.custody import audit_signing
+from portal.custody.audit_signing import AuditSigner
+from portal.custody.host_key import HostKey
 from portal.models import Report, ReportKind
-from portal.services import transaction
+from portal.services import audit, transaction
 from portal.services.blobs import BlobStore
 from portal.services.codenames import CodenameKeys
 from portal.services.intake import EncryptingUpload, ReceivedFile, UploadPolicy
@@ -32,6 +37,20 @@ NOW = datetime.datetime(2026, 11, 25, 9, 0, 0)
 MAX_FILE_BYTES = 200_000
 PIECE = 4096
 """Bytes per write, as a form parser hands an upload over: in pieces, not whole."""
+
+
+@pytest.fixture
+def audit_signer() -> AuditSigner:
+    """A review host's audit signer (of a host key made for the test)."""
+    return audit_signing.signer(HostKey(os.urandom(32)))
+
+
+@pytest.fixture
+def session(engine: Engine, audit_signer: AuditSigner) -> Iterator[Session]:
+    """A session as the review site and the review host's commands have one: the audit
+    entries it appends are signed."""
+    with Session(engine, info=audit.session_info(audit_signer)) as session:
+        yield session
 
 
 @pytest.fixture

@@ -578,6 +578,7 @@ def test_running_twice_is_harmless(
 def test_two_runs_at_once_destroy_each_report_once_without_problems(
     settings: Settings, session: Session, inspectorate_identity: crypto.HybridIdentity
 ) -> None:
+    signing = session.info  # each run signs its entries, as on the review host
     # Given eight due reports, and two runs starting together on their own connections
     due = {plain_report(session, inspectorate_identity) for _ in range(8)}
     barrier = threading.Barrier(2)
@@ -587,7 +588,7 @@ def test_two_runs_at_once_destroy_each_report_once_without_problems(
     def one_run() -> None:
         engine = make_engine(settings.database_url)
         try:
-            with Session(engine) as own:
+            with Session(engine, info=signing) as own:
                 due_for_destruction(own, today=TODAY, retention_days=RETENTION_DAYS)
                 own.rollback()
                 barrier.wait()
