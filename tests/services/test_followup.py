@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from portal import crypto
 from portal.models import Attachment, Author, Message, Report
 from portal.services import transaction
-from portal.services.documents import DocumentError, unseal_document
 from portal.services.conversations import end_conversation, open_conversation
+from portal.services.documents import DocumentError, unseal_document
 from portal.services.followup import FollowUpClosed, add_message, read_thread
 from portal.services.intake import UploadPolicy
 from tests.services.conftest import TODAY, StoreReport, receive
