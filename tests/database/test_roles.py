@@ -12,9 +12,11 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import Connection, Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
@@ -22,6 +24,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from portal import crypto, request_db
+from portal.cli import main
+from portal.config import Settings
 from portal.database_roles import PRIVILEGES, SITES, role_name
 from portal.models import Attachment, Author, Base, Message, Report, ReportContent, ReportKind
 from portal.services import audit as audit_log
@@ -31,6 +35,7 @@ from portal.services.codenames import CodenameKeys
 from portal.services.followup import add_message
 from portal.services.reports import NewReport, store_report
 from tests.support import postgres
+from tests.support.environment import environment_for
 from tests.support.pages import codename_in
 from tests.support.submitting import Upload, answers_for, post_form
 
@@ -331,7 +336,11 @@ def test_the_audit_role_reads_everything_but_sessions_and_writes_nothing(
 
 @POSTGRES_ONLY
 def test_auditors_read_only_checks_run_as_the_audit_role(
-    conversation: Conversation, role_engines: dict[str, Engine], tmp_path: Any
+    conversation: Conversation,
+    role_engines: dict[str, Engine],
+    role_urls: dict[str, str],
+    settings: Settings,
+    tmp_path: Path,
 ) -> None:
     """The audit chain and the ciphertext scan (`portal audit verify` without its own record)
     need nothing the auditor's read-only role lacks."""
@@ -345,6 +354,11 @@ def test_auditors_read_only_checks_run_as_the_audit_role(
 
     assert chain.ok and chain.entries == 1
     assert stored.ok, stored.problems
+    # And `portal audit show`, connected as the audit role
+    env = {**environment_for(settings), "PORTAL_DATABASE_URL": role_urls["audit"]}
+    shown = CliRunner(env=env).invoke(main, ["audit", "show"])
+    assert shown.exit_code == 0, shown.output
+    assert "inspector  sign_in" in shown.output
 
 
 def _grants(connection: Connection) -> dict[str, Any]:
