@@ -6,6 +6,7 @@ every application the tests build: tests submit forms the way a browser does.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from portal import create_review_app, create_submit_app, crypto, migrate, request_db
+from portal import create_review_app, create_submit_app, crypto, database_roles, migrate, request_db
 from portal.config import Settings, sqlite_url
 from portal.costs import HashCost, PasswordCost
 from portal.custody.host_key import HostKey
@@ -68,9 +69,11 @@ def postgres_template(postgres_databases: postgres.Databases) -> Iterator[str]:
 
     Migrating takes several times as long as copying, and hundreds of tests need a migrated
     database. Nothing may connect to it once migrated (Alembic's engine is disposed by then):
-    PostgreSQL copies a database only while it has no connections."""
+    PostgreSQL copies a database only while it has no connections. The sites' roles get their
+    grants here (`portal db roles`), so every copy carries them (see `role_urls`)."""
     with postgres_databases.throwaway() as url:
         migrate.upgrade(url)
+        postgres.apply_test_roles(url)
         name = make_url(url).database
         assert name
         postgres.close_to_connections(postgres_databases.server_url, name)
@@ -127,6 +130,16 @@ def database_url(
 
 
 @pytest.fixture
+def role_urls(database_kind: str, database_url: str) -> dict[str, str]:
+    """The test's database as each site connects to it in production (site -> URL): on
+    PostgreSQL as the submission, review and audit roles; SQLite has no roles, so there every
+    site gets the database's own URL."""
+    if database_kind == "sqlite":
+        return dict.fromkeys(database_roles.SITES, database_url)
+    return postgres.role_urls(database_url)
+
+
+@pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     """An engine on the test's migrated database, as scripts and the command line make one."""
     engine = make_engine(database_url)
@@ -172,6 +185,13 @@ def settings(tmp_path: Path, keys_dir: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
+def submit_settings(settings: Settings, role_urls: dict[str, str]) -> Settings:
+    """The test's settings as the submission site has them: on PostgreSQL it connects as the
+    submission role, which reads no table (DESIGN decision 9)."""
+    return dataclasses.replace(settings, database_url=role_urls["submit"])
+
+
+@pytest.fixture
 def host_key(settings: Settings) -> HostKey:
     """The review-host key of the test's review site (its instance folder's, made on first use:
     the review site and the command line load the same one)."""
@@ -193,8 +213,8 @@ def _disposing(app: Flask) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def submit_app(settings: Settings) -> Iterator[Flask]:
-    yield from _disposing(create_submit_app(settings))
+def submit_app(submit_settings: Settings) -> Iterator[Flask]:
+    yield from _disposing(create_submit_app(submit_settings))
 
 
 @pytest.fixture
@@ -205,8 +225,10 @@ def review_app(settings: Settings) -> Iterator[Flask]:
 @pytest.fixture(params=["submit", "review"])
 def any_app(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Flask]:
     """Each application in turn, for the guarantees both must keep."""
-    factory = create_submit_app if request.param == "submit" else create_review_app
-    yield from _disposing(factory(settings))
+    if request.param == "submit":
+        yield from _disposing(create_submit_app(request.getfixturevalue("submit_settings")))
+    else:
+        yield from _disposing(create_review_app(settings))
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 Messages are sealed for the inspectorate and for the submitter's reply key together, so both
 sides can read the whole conversation; the report itself stays readable by the inspectorate only.
+This is the review site's side, with the report's row at hand; the submitter's side, which
+reaches a conversation by its codename's lookup token only, is `portal.services.conversations`.
 """
 
 from __future__ import annotations
@@ -34,11 +36,6 @@ class ThreadEntry:
     file_count: int
 
 
-def find_report(session: Session, lookup: bytes) -> Report | None:
-    """The report whose codename hashes to `lookup`, if follow-up on it is still open."""
-    return session.scalars(select(Report).where(Report.codename_hash == lookup)).one_or_none()
-
-
 def read_thread(
     session: Session, report: Report, identities: Sequence[crypto.Identity]
 ) -> list[ThreadEntry]:
@@ -51,20 +48,34 @@ def read_thread(
             .group_by(Attachment.message_id)
         ).all()
     )
-    entries = []
-    for message in report.messages:
-        document = unseal_document(
-            message.content, identities, bound_to={"message_id": str(message.id)}
+    return [
+        thread_entry(
+            message.id,
+            message.author,
+            message.sent_on,
+            message.content,
+            file_counts.get(message.id, 0),
+            identities=identities,
         )
-        entries.append(
-            ThreadEntry(
-                author=message.author,
-                sent_on=message.sent_on,
-                text=str(document["text"]),
-                file_count=file_counts.get(message.id, 0),
-            )
-        )
-    return entries
+        for message in report.messages
+    ]
+
+
+def thread_entry(
+    message_id: uuid.UUID,
+    author: Author,
+    sent_on: datetime.date,
+    content: bytes,
+    file_count: int,
+    *,
+    identities: Sequence[crypto.Identity],
+) -> ThreadEntry:
+    """One message of a conversation, decrypted; refused (DocumentError) if its ciphertext
+    names another message."""
+    document = unseal_document(content, identities, bound_to={"message_id": str(message_id)})
+    return ThreadEntry(
+        author=author, sent_on=sent_on, text=str(document["text"]), file_count=file_count
+    )
 
 
 def add_message(
@@ -97,11 +108,7 @@ def add_message(
         ),
     )
     session.add(message)
-    add_attachments(session, report, files, recipients, message=message)
+    if files:
+        session.flush()  # the message's row before its files' rows, which refer to it
+    add_attachments(session, report.id, files, recipients, message_id=message_id)
     return message
-
-
-def end_follow_up(report: Report) -> None:
-    """Forget the codename's hash and reply key: the codename opens nothing from now on."""
-    report.codename_hash = None
-    report.reply_recipient = None

@@ -9,7 +9,6 @@ only then reads the highest position: the second writer waits, then sees the fir
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 
 from sqlalchemy import func, select, text
@@ -25,14 +24,17 @@ def next_position(
     """Lock the report's list (`position`'s table), then return the position after its last.
 
     PostgreSQL: a transaction-level advisory lock on (list, report), which needs no privilege
-    on any table. SQLite: a write that changes nothing takes the database's write lock; it must
-    come before the read, since a transaction that read first cannot write once another has.
+    on any table. Its key is computed by the database (`portal_position_lock_key`, migration
+    0007), so the follow-up functions the submission role calls take the very same lock.
+    SQLite: a write that changes nothing takes the database's write lock; it must come before
+    the read, since a transaction that read first cannot write once another has.
     """
     table = position.class_.__tablename__
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         session.execute(
-            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(table, report_id)}
+            text("SELECT pg_advisory_xact_lock(portal_position_lock_key(:list, :report_id))"),
+            {"list": table, "report_id": report_id},
         )
     elif dialect == "sqlite":
         session.execute(text(f"UPDATE {table} SET position = position WHERE 0 = 1"))  # noqa: S608
@@ -40,10 +42,3 @@ def next_position(
         select(func.coalesce(func.max(position), 0)).where(report_column == report_id)
     )
     return int(last or 0) + 1
-
-
-def _lock_key(table: str, report_id: uuid.UUID) -> int:
-    """A signed 64-bit advisory-lock key for one report's list. Two lists sharing a key (odds
-    of 2**-64) would only take turns, never clash."""
-    digest = hashlib.sha256(f"portal/{table}/{report_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)

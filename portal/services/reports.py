@@ -1,4 +1,9 @@
-"""Storing a new report: its answers and files, sealed for the inspectorate before any write."""
+"""Storing a new report: its answers and files, sealed for the inspectorate before any write.
+
+The submission site stores reports connected, on PostgreSQL, as a role that may INSERT into
+these tables and read none of them (`portal.database_roles`): everything here is a plain
+INSERT of values made here, and nothing is read back.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from portal import crypto
-from portal.models import Attachment, Message, Report, ReportKind
+from portal.models import Attachment, Report, ReportKind
 from portal.services import transaction
 from portal.services.codenames import CodenameKeys
 from portal.services.documents import DOCUMENT_VERSION, seal_document
@@ -57,25 +62,28 @@ def store_report(
         reply_recipient=str(codename_keys.reply_identity.recipient()),
     )
     session.add(report)
-    add_attachments(session, report, files, recipients)
+    if files:
+        session.flush()  # the report's row before its files' rows, which refer to it
+    add_attachments(session, report_id, files, recipients)
     return report
 
 
 def add_attachments(
     session: Session,
-    report: Report,
+    report_id: uuid.UUID,
     files: Sequence[ReceivedFile],
     recipients: Sequence[crypto.Recipient],
-    message: Message | None = None,
+    message_id: uuid.UUID | None = None,
 ) -> None:
     """Add rows describing `files` (each named by its blob's id), sealed for `recipients`, and
-    stage each blob to be published with them."""
+    stage each blob to be published with them. The report's row (and the message's) must be
+    stored, or flushed, first."""
     for file in files:
         session.add(
             Attachment(
                 id=file.blob.id,
-                report=report,
-                message=message,
+                report_id=report_id,
+                message_id=message_id,
                 details=seal_document(file.description(), recipients),
             )
         )

@@ -2,35 +2,35 @@
 
 The reply key derived from the codename exists only inside the request that was given the
 codename: the conversation is decrypted and shown in the answer to that request. What the
-session cookie keeps afterwards is which report may receive a message, never a key, so reading
-the conversation again takes the codename again.
+session cookie keeps afterwards is the codename's lookup token, which lets a message be added
+(never a key: reading the conversation again takes the codename again). The site reaches the
+conversation by that token only (`portal.services.conversations`): on PostgreSQL its database
+role can read no table.
 """
 
 from __future__ import annotations
-
-import uuid
 
 from flask import Blueprint, abort, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from portal.models import Author, Report
 from portal.request_db import get_session
 from portal.services import transaction
 from portal.services.codenames import InvalidCodename
-from portal.services.followup import (
-    FollowUpClosed,
-    add_message,
-    end_follow_up,
-    find_report,
-    read_thread,
+from portal.services.conversations import (
+    Conversation,
+    add_submitter_message,
+    end_conversation,
+    open_conversation,
+    read_conversation,
 )
+from portal.services.followup import FollowUpClosed
 from portal.submit.context import submit_context, take_submission_slot, utc_today
 from portal.submit.forms import CodenameForm, ConfirmForm, MessageForm
 from portal.submit.uploads import received_files
 
 blueprint = Blueprint("followup", __name__, url_prefix="/follow-up")
-_SESSION_KEY = "follow_up_report"
+_SESSION_KEY = "follow_up_lookup"
 
 
 @blueprint.route("", methods=["GET", "POST"])
@@ -45,33 +45,35 @@ def sign_in() -> str:
         keys = context.hasher.derive(form.codename.data)
     except InvalidCodename:
         keys = None
-    report = find_report(get_session(), keys.lookup) if keys else None
-    if keys is None or report is None:
+    conversation = open_conversation(get_session(), keys.lookup) if keys else None
+    if keys is None or conversation is None:
         form.codename.errors = [
             _("No report matches that codename. Check each word and try again.")
         ]
         return render_template("followup_sign_in.html", form=form)
-    session[_SESSION_KEY] = str(report.id)
-    thread = read_thread(get_session(), report, [keys.reply_identity])
+    session[_SESSION_KEY] = keys.lookup.hex()
+    thread = read_conversation(get_session(), conversation, [keys.reply_identity])
     return render_template(
-        "followup_thread.html", report=report, thread=thread, message_form=MessageForm()
+        "followup_thread.html",
+        received_on=conversation.received_on,
+        thread=thread,
+        message_form=MessageForm(),
     )
 
 
 @blueprint.route("/message", methods=["GET", "POST"])
 def message() -> str | Response:
-    report = _signed_in_report()
-    if report is None:
+    conversation = _signed_in_conversation()
+    if conversation is None:
         return redirect(url_for("followup.sign_in"))
     form = MessageForm()
     if not form.validate_on_submit():
         return render_template("followup_message.html", form=form)
     take_submission_slot()
     try:
-        add_message(
+        add_submitter_message(
             get_session(),
-            report,
-            author=Author.SUBMITTER,
+            conversation,
             text=form.message.data,
             files=received_files(form.attachments.data),
             recipients=submit_context().recipients,
@@ -85,13 +87,13 @@ def message() -> str | Response:
 
 @blueprint.route("/end", methods=["GET", "POST"])
 def end() -> str | Response:
-    report = _signed_in_report()
-    if report is None:
+    conversation = _signed_in_conversation()
+    if conversation is None:
         return redirect(url_for("followup.sign_in"))
     form = ConfirmForm()
     if not form.validate_on_submit():
         return render_template("followup_end.html", form=form)
-    end_follow_up(report)
+    end_conversation(get_session(), conversation.lookup)
     transaction.finish(get_session())
     session.pop(_SESSION_KEY, None)
     return render_template(
@@ -118,14 +120,13 @@ def _leave_page() -> str:
     )
 
 
-def _signed_in_report() -> Report | None:
-    """The report this browser opened with its codename, if follow-up on it is still open."""
+def _signed_in_conversation() -> Conversation | None:
+    """The conversation this browser opened with its codename, if follow-up is still open."""
     try:
-        report_id = uuid.UUID(session.get(_SESSION_KEY, ""))
-    except ValueError:
+        lookup = bytes.fromhex(session.get(_SESSION_KEY, ""))
+    except (TypeError, ValueError):
         return None
-    report = get_session().get(Report, report_id)
-    if report is None or not report.follow_up_open:
+    conversation = open_conversation(get_session(), lookup) if lookup else None
+    if conversation is None:
         session.pop(_SESSION_KEY, None)
-        return None
-    return report
+    return conversation

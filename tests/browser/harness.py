@@ -22,7 +22,7 @@ from portal.models import Attachment, Author, Message, Report, Role
 from portal.services import reviewers, transaction
 from portal.services.codenames import CodenameHasher, CodenameKeys
 from portal.services.documents import unseal_document
-from portal.services.followup import add_message, find_report
+from portal.services.followup import add_message
 from portal.submit import CODENAME_SALT_FILE
 from tests.support.reviewers import enrolled_reviewer, totp_code
 
@@ -79,9 +79,11 @@ class SubmitSite:
     def report_id_for(self, codename: str) -> uuid.UUID:
         """The id of the report `codename` opens; fails the test if it opens none."""
         with Session(self.engine) as session:
-            report = find_report(session, self.codename_keys(codename).lookup)
-            assert report is not None, "no stored report matches the codename the page showed"
-            return report.id
+            report_id = session.scalar(
+                select(Report.id).where(Report.codename_hash == self.codename_keys(codename).lookup)
+            )
+            assert report_id is not None, "no stored report matches the codename the page showed"
+            return report_id
 
     def count_reports(self) -> int:
         with Session(self.engine) as session:

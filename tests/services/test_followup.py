@@ -15,14 +15,9 @@ from sqlalchemy.orm import Session
 from portal import crypto
 from portal.models import Attachment, Author, Message, Report
 from portal.services import transaction
+from portal.services.conversations import end_conversation, open_conversation
 from portal.services.documents import DocumentError, unseal_document
-from portal.services.followup import (
-    FollowUpClosed,
-    add_message,
-    end_follow_up,
-    find_report,
-    read_thread,
-)
+from portal.services.followup import FollowUpClosed, add_message, read_thread
 from portal.services.intake import UploadPolicy
 from tests.services.conftest import TODAY, StoreReport, receive
 
@@ -55,11 +50,11 @@ def test_a_report_is_found_by_its_own_lookup_only(
     (first, first_keys), (second, second_keys) = stored_report(), stored_report()
 
     # When each lookup is tried, and one nobody holds
-    found = [find_report(session, keys.lookup) for keys in (first_keys, second_keys)]
-    stranger = find_report(session, secrets.token_bytes(32))
+    found = [open_conversation(session, keys.lookup) for keys in (first_keys, second_keys)]
+    stranger = open_conversation(session, secrets.token_bytes(32))
 
     # Then each finds its own report, and the stranger nothing
-    assert [report.id if report else None for report in found] == [first.id, second.id]
+    assert [each.report_id if each else None for each in found] == [first.id, second.id]
     assert stranger is None
 
 
@@ -68,7 +63,7 @@ def test_once_follow_up_ends_the_codename_finds_nothing_and_no_message_can_be_ad
 ) -> None:
     # Given a report whose submitter ends follow-up
     report, keys = stored_report()
-    end_follow_up(report)
+    assert end_conversation(session, keys.lookup)
     transaction.finish(session)
 
     # When a message is added, from either side
@@ -81,7 +76,7 @@ def test_once_follow_up_ends_the_codename_finds_nothing_and_no_message_can_be_ad
 
     # Then nothing was added, the lookup opens nothing, and the reply key is forgotten
     assert session.scalar(select(func.count()).select_from(Message)) == 0
-    assert find_report(session, keys.lookup) is None
+    assert open_conversation(session, keys.lookup) is None
     assert (report.codename_hash, report.reply_recipient) == (None, None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import secrets
 
@@ -11,9 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import create_submit_app, crypto
+from portal import create_submit_app, crypto, request_db
 from portal.config import Settings
-from portal.db import make_engine
 from portal.models import Attachment, Author, Message, Report
 from portal.services import transaction
 from portal.services.codenames import CodenameHasher
@@ -139,9 +139,9 @@ def test_a_valid_but_unknown_codename_opens_nothing(client: FlaskClient, submit_
     assert "Your report" not in page
 
 
-def test_codename_attempts_are_limited_for_everyone_together(settings: Settings) -> None:
+def test_codename_attempts_are_limited_for_everyone_together(submit_settings: Settings) -> None:
     # Given a site allowing two codename attempts a minute
-    app = create_submit_app(Settings(**{**settings.__dict__, "codename_attempts_per_minute": 2}))
+    app = create_submit_app(dataclasses.replace(submit_settings, codename_attempts_per_minute=2))
     first, second = app.test_client(), app.test_client()
     wrong = " ".join(["abacus"] * 8)
 
@@ -153,7 +153,7 @@ def test_codename_attempts_are_limited_for_everyone_together(settings: Settings)
 
     # Then the third is refused with the plain 429 page, whoever sent it
     assert statuses == [200, 200, 429]
-    make_engine(settings.database_url).dispose()
+    request_db.get_engine(app).dispose()
 
 
 def test_ending_follow_up_makes_the_codename_useless(client: FlaskClient, session: Session) -> None:

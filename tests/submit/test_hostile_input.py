@@ -6,6 +6,7 @@ folder holds no file, staged or published: a half-received submission leaves no 
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import io
 import secrets
@@ -22,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal import create_submit_app, crypto
+from portal import create_submit_app, crypto, request_db
 from portal.config import Settings
 from portal.db import make_engine
 from portal.models import Attachment, Message, Report, ReportContent
@@ -54,10 +55,11 @@ def small_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def app(small_settings: Settings) -> Iterator[Flask]:
-    app = create_submit_app(small_settings)
+def app(small_settings: Settings, role_urls: dict[str, str]) -> Iterator[Flask]:
+    """The submission site, connected as it is in production (on PostgreSQL, its own role)."""
+    app = create_submit_app(dataclasses.replace(small_settings, database_url=role_urls["submit"]))
     yield app
-    make_engine(small_settings.database_url).dispose()
+    request_db.get_engine(app).dispose()
 
 
 @pytest.fixture

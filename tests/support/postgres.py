@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from portal import database_roles
 
 # Tried in order when PORTAL_TEST_POSTGRES_URL is not set: a trusting local server (as on the
 # development machines), then the Unix socket as this user (a fresh Debian install, once
@@ -29,6 +32,10 @@ CANDIDATE_SERVER_URLS = (
 PRISTINE_TEMPLATE = "template0"
 # Threads dropping databases at once: enough to share checkpoints, few enough for a shared server.
 DROPPERS = 4
+# The sites' roles in every test database (`portal db roles` with this prefix, applied to the
+# template). Roles belong to the server, not to a database: every run shares them.
+ROLE_PREFIX = "portal_test"
+ROLE_PASSWORDS = {site: f"portal-test-{site}-password" for site in database_roles.SITES}
 
 
 class NoServer(Exception):
@@ -107,3 +114,39 @@ def close_to_connections(server_url: str, name: str) -> None:
     and stop it being copied: a test that tried would fail with a clear error instead of
     every later test failing with "source database is being accessed by other users"."""
     _run(server_url, f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+
+
+def apply_test_roles(database_url: str) -> None:
+    """Create the test roles if need be and grant them their privileges in `database_url`'s
+    database, as `portal db roles` does. Runs at once from other test runs on the same server
+    can collide on the roles themselves (server-wide): the loser tries again."""
+    engine = create_engine(database_url)
+    try:
+        for attempt in range(5):
+            try:
+                with engine.begin() as connection:
+                    database_roles.apply_roles(
+                        connection, database_url, prefix=ROLE_PREFIX, passwords=ROLE_PASSWORDS
+                    )
+                return
+            except DBAPIError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+    finally:
+        engine.dispose()
+
+
+def role_urls(database_url: str) -> dict[str, str]:
+    """The URL of `database_url`'s database for each site's role (site -> URL). Over TCP to the
+    same server when the URL names a Unix socket, where peer authentication admits only the
+    operating system's user of the same name."""
+    url = make_url(database_url)
+    return {
+        site: url.set(
+            username=database_roles.role_name(ROLE_PREFIX, site),
+            password=ROLE_PASSWORDS[site],
+            host=url.host or "127.0.0.1",
+        ).render_as_string(hide_password=False)
+        for site in database_roles.SITES
+    }
