@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from portal import crypto, request_db
 from portal.cli import main
 from portal.config import Settings
+from portal.custody import audit_signing
+from portal.custody.host_key import HostKey
 from portal.database_roles import PRIVILEGES, SITES, role_name
 from portal.models import Attachment, Author, Base, Message, Report, ReportContent, ReportKind
 from portal.services import audit as audit_log
@@ -340,16 +342,18 @@ def test_auditors_read_only_checks_run_as_the_audit_role(
     role_engines: dict[str, Engine],
     role_urls: dict[str, str],
     settings: Settings,
+    host_key: HostKey,
     tmp_path: Path,
 ) -> None:
-    """The audit chain and the ciphertext scan (`portal audit verify` without its own record)
-    need nothing the auditor's read-only role lacks."""
-    with Session(role_engines["review"]) as session:
+    """The audit chain with its signatures and the ciphertext scan (`portal audit verify`
+    without its own record) need nothing the auditor's read-only role lacks."""
+    signer = audit_signing.signer(host_key)
+    with Session(role_engines["review"], info=audit_log.session_info(signer)) as session:
         audit_log.record(session, actor="inspector", action=audit_log.AuditAction.SIGN_IN)
         session.commit()
 
     with Session(role_engines["audit"]) as session:
-        chain = audit_log.verify_chain(session)
+        chain = audit_log.verify_chain(session, public_keys=[signer.public_key])
         stored = integrity.scan_stored_ciphertexts(session, BlobStore(tmp_path / "blobs"))
 
     assert chain.ok and chain.entries == 1
