@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from portal import crypto
 from portal.models import Attachment, Author, Message, Report
+from portal.services.contexts import message_context
 from portal.services.documents import DOCUMENT_VERSION, seal_document, unseal_document
 from portal.services.intake import ReceivedFile
 from portal.services.positions import next_position
@@ -53,9 +54,7 @@ def read_thread(
     )
     entries = []
     for message in report.messages:
-        document = unseal_document(
-            message.content, identities, bound_to={"message_id": str(message.id)}
-        )
+        document = unseal_document(message.content, identities, bound_to=message_context(message))
         entries.append(
             ThreadEntry(
                 author=message.author,
@@ -85,16 +84,16 @@ def add_message(
     if report.reply_recipient is None:
         raise FollowUpClosed("the submitter has ended follow-up on this report")
     readers = [*recipients, crypto.parse_recipient(report.reply_recipient)]
-    message_id = uuid.uuid4()
     message = Message(
-        id=message_id,
+        id=uuid.uuid4(),
+        report_id=report.id,
         report=report,
         position=next_position(session, Message.position, Message.report_id, report.id),
         author=author,
         sent_on=today,
-        content=seal_document(
-            {"version": DOCUMENT_VERSION, "message_id": str(message_id), "text": text}, readers
-        ),
+    )
+    message.content = seal_document(
+        {"version": DOCUMENT_VERSION, **message_context(message), "text": text}, readers
     )
     session.add(message)
     add_attachments(session, report, files, recipients, message=message)
