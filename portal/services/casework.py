@@ -99,11 +99,12 @@ class Case:
 def open_case(report: Report, reader: CaseReader) -> Case:
     """Every sealed row of `report`, each checked (and bound on first read) by `reader`."""
     document, problem = reader.open(report)
+    attachments = read_attachments(report, reader)
     return Case(
         document=document,
         problem=problem,
-        attachments=read_attachments(report, reader),
-        thread=read_conversation(report, reader),
+        attachments=attachments,
+        thread=read_conversation(report, reader, attachments),
         notes=read_notes(report, reader),
     )
 
@@ -164,10 +165,13 @@ def read_attachment(attachment: Attachment, reader: CaseReader) -> AttachmentVie
     )
 
 
-def read_conversation(report: Report, reader: CaseReader) -> list[MessageView | Withheld]:
-    """The conversation, oldest first."""
+def read_conversation(
+    report: Report, reader: CaseReader, attachments: Sequence[AttachmentView | Withheld]
+) -> list[MessageView | Withheld]:
+    """The conversation, oldest first; each message counts its files among `attachments`
+    (the report's, as read: a file that failed its check counts for no message)."""
     file_counts = Counter(
-        attachment.message_id for attachment in report.attachments if attachment.message_id
+        view.message_id for view in attachments if isinstance(view, AttachmentView)
     )
     views: list[MessageView | Withheld] = []
     for message in report.messages:
