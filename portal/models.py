@@ -122,6 +122,9 @@ class Report(Base):
     closed_on: Mapped[datetime.date | None] = mapped_column(index=True)
     # Clear: the dashboard counts closed reports by outcome.
     outcome: Mapped[Outcome | None] = mapped_column(_stored_enum(Outcome, "report_outcome"))
+    # A review-host MAC over the report's id, reply recipient and content (DESIGN decision 10):
+    # None until the review site first opens the row (`portal.services.bindings`).
+    binding: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="report", order_by="Message.position", passive_deletes=True
@@ -187,6 +190,9 @@ class Message(Base):
     sent_on: Mapped[datetime.date]
     # Encrypted: the message text, to the inspectorate and to the submitter's reply key.
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    # A review-host MAC over where the row belongs and its ciphertext (DESIGN decision 10):
+    # None until the review site first opens the row (`portal.services.bindings`).
+    binding: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     report: Mapped[Report] = relationship(back_populates="messages")
 
@@ -211,6 +217,9 @@ class Attachment(Base):
     )
     # Encrypted: file name, content type, size and whether metadata was removed.
     details: Mapped[bytes] = mapped_column(LargeBinary)
+    # A review-host MAC over where the row belongs and its ciphertext (DESIGN decision 10):
+    # None until the review site first opens the row (`portal.services.bindings`).
+    binding: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     report: Mapped[Report] = relationship(back_populates="attachments")
     message: Mapped[Message | None] = relationship()
@@ -250,6 +259,9 @@ class Note(Base):
     written_on: Mapped[datetime.date]
     # Encrypted: the note's text, to the inspectorate.
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    # A review-host MAC over where the row belongs and its ciphertext (DESIGN decision 10):
+    # None until the review site first opens the row (`portal.services.bindings`).
+    binding: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     report: Mapped[Report] = relationship(back_populates="notes")
     author: Mapped[Reviewer | None] = relationship()

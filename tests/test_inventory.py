@@ -9,6 +9,7 @@ refused as that row's data.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
@@ -31,10 +32,12 @@ from portal.models import (
 )
 from portal.services import casework, reviewers
 from portal.services.blobs import BlobStore
+from portal.services.casework import Case
 from portal.services.documents import DocumentError, unseal_document
 from portal.services.followup import add_message, read_thread
 from portal.services.integrity import check_stored_ciphertexts
 from tests.conftest import CHEAP_PASSWORD_COST, CHEAP_WORK_FACTOR
+from tests.support.casework import case_of, problems
 from tests.support.reviewers import epoch_keys_of
 from tests.support.submitting import Upload, answers_for, post_form
 
@@ -69,6 +72,10 @@ CLEAR = {
     ("reports", "acknowledged_on"): "deadline shown to inspectors; a date",
     ("reports", "closed_on"): "retention runs from it; a date",
     ("reports", "outcome"): "the dashboard counts outcomes",
+    ("reports", "binding"): "a review-host MAC over the id, reply recipient and content's hash",
+    ("messages", "binding"): "a review-host MAC over report, position, author, content's hash",
+    ("attachments", "binding"): "a review-host MAC over report, message, description's hash",
+    ("notes", "binding"): "a review-host MAC over report, position, author, content's hash",
     ("report_contents", "report_id"): "which report",
     ("messages", "id"): "random",
     ("messages", "report_id"): "which report",
@@ -172,6 +179,15 @@ def full_run(
         assert response.status_code == 200
     request_db.get_engine(app).dispose()
     recipients = [inspectorate_identity.recipient()]
+    account, _code = reviewers.create_account(
+        session,
+        username="ada",
+        role=Role.INSPECTOR,
+        epoch_keys=epoch_keys_of(session, inspectorate_identity, today=NOW.date()),
+        policy=reviewers.AccountPolicy(CHEAP_PASSWORD_COST, CHEAP_WORK_FACTOR),
+        host_key=host_key,
+        now=NOW,
+    )
     for report in session.scalars(select(Report)):
         add_message(
             session,
@@ -184,20 +200,11 @@ def full_run(
         casework.add_note(
             session,
             report,
-            author=None,
+            author=account,
             text="note",
             recipients=recipients,
-            today=NOW.date(),  # type: ignore[arg-type]
+            today=NOW.date(),
         )
-    reviewers.create_account(
-        session,
-        username="ada",
-        role=Role.INSPECTOR,
-        epoch_keys=epoch_keys_of(session, inspectorate_identity, today=NOW.date()),
-        policy=reviewers.AccountPolicy(CHEAP_PASSWORD_COST, CHEAP_WORK_FACTOR),
-        host_key=host_key,
-        now=NOW,
-    )
     session.commit()
     return session
 
@@ -216,10 +223,12 @@ def test_after_a_full_run_every_encrypted_column_holds_an_age_file_that_decrypts
     reports = session.scalars(select(Report)).all()
     assert len(reports) == 3
     for report in reports:
-        assert casework.read_report(report, identities)["report_id"] == str(report.id)
-        assert len(casework.read_attachments(report, identities)) == 2
+        case = case_of(session, report, identities)
+        assert case.document is not None and case.document["report_id"] == str(report.id)
+        assert [view.name for view in case.attachments] == ["a.pdf", "b.txt"]  # type: ignore[union-attr]
+        assert [entry.text for entry in case.thread] == ["reply"]  # type: ignore[union-attr]
+        assert [note.text for note in case.notes] == ["note"]  # type: ignore[union-attr]
         assert [entry.text for entry in read_thread(session, report, identities)] == ["reply"]
-        assert [note.text for note in casework.read_notes(report, identities)] == ["note"]
     counts = {
         model: len(session.scalars(select(model)).all())
         for model in (Message, Note, Attachment, Reviewer)
@@ -228,12 +237,12 @@ def test_after_a_full_run_every_encrypted_column_holds_an_age_file_that_decrypts
 
 
 @pytest.mark.parametrize(
-    ("model", "column", "read"),
+    ("model", "column", "withheld"),
     [
-        (ReportContent, "content", lambda s, row, ids: casework.read_report(row.report, ids)),
-        (Note, "content", lambda s, row, ids: casework.read_notes(row.report, ids)),
-        (Message, "content", lambda s, row, ids: read_thread(s, row.report, ids)),
-        (Attachment, "details", lambda s, row, ids: casework.read_attachments(row.report, ids)),
+        (ReportContent, "content", lambda case: [case.problem] if case.problem else []),
+        (Note, "content", lambda case: problems(case.notes)),
+        (Message, "content", lambda case: problems(case.thread)),
+        (Attachment, "details", lambda case: problems(case.attachments)),
     ],
     ids=["report", "note", "message", "attachment"],
 )
@@ -242,7 +251,7 @@ def test_a_ciphertext_copied_into_another_row_is_refused(
     inspectorate_identity: crypto.HybridIdentity,
     model: type[Base],
     column: str,
-    read: object,
+    withheld: Callable[[Case], list[str]],
 ) -> None:
     # Given two rows, and the first's ciphertext copied over the second's
     session = full_run
@@ -253,7 +262,12 @@ def test_a_ciphertext_copied_into_another_row_is_refused(
     session.commit()
     session.expire_all()
 
-    # Then reading the second row refuses the content instead of showing the first's
-    with pytest.raises(DocumentError, match="another row"):
-        read(session, session.get(model, second_key), [inspectorate_identity])  # type: ignore[operator]
+    # Then reading the second row withholds the content instead of showing the first's
+    row = session.get(model, second_key)
+    case = case_of(session, row.report, [inspectorate_identity])  # type: ignore[attr-defined]
+    (problem,) = withheld(case)
+    assert "another" in problem
+    if model is Message:  # the submitter's side refuses it too
+        with pytest.raises(DocumentError, match="another row"):
+            read_thread(session, row.report, [inspectorate_identity])  # type: ignore[attr-defined]
     assert unseal_document(getattr(first, column), [inspectorate_identity])

@@ -17,10 +17,13 @@ from portal.cli.common import (
     require_current_schema,
     settings_from_env,
 )
+from portal.custody.bindings import binding_key
+from portal.custody.host_key import HostKey
 from portal.custody.host_key import load_existing as load_existing_host_key
 from portal.models import AuditEntry
 from portal.services import audit as audit_log
 from portal.services import integrity, transaction
+from portal.services.binding_audit import BindingScan, scan_bindings
 from portal.services.blobs import BlobStore
 
 
@@ -43,9 +46,11 @@ def audit() -> None:
     "log, or if its signature is wrong.",
 )
 def audit_verify(expected_head: str | None, head_file: Path | None) -> None:
-    """Check the audit log's hash chain and signatures, and that every stored ciphertext is a
-    well-formed age file. Exits with status 0 only if nothing is wrong. Each run is itself
-    logged (audit_verified), after the checks, unless the database role may only read.
+    """Check the audit log's hash chain and signatures, that every stored ciphertext is a
+    well-formed age file and, on the review host, that every opened report, message, file and
+    note still matches its review-host binding. Exits with status 0 only if nothing is wrong.
+    Each run is itself logged (audit_verified), after the checks, unless the database role may
+    only read.
 
     Signatures are checked with the review-host key (on the review host) or the key in the
     head given. Keep a head from `portal audit export-head` off the host and pass it with
@@ -68,9 +73,10 @@ def audit_verify(expected_head: str | None, head_file: Path | None) -> None:
             signed_head=head,
         )
         stored = integrity.scan_stored_ciphertexts(session, BlobStore(settings.blobs), host_key)
+        bindings = _scan_bindings(session, host_key)
         # End the read before writing: on SQLite a write can only start on a fresh snapshot.
         session.rollback()
-        ok = chain.ok and stored.ok
+        ok = chain.ok and stored.ok and (bindings is None or bindings.ok)
         _echo_summary(
             f"Audit log: {chain.entries} entries, {_outcome(chain.problems, 'chain intact')}."
             f" Head: {chain.head_hash}",
@@ -87,6 +93,7 @@ def audit_verify(expected_head: str | None, head_file: Path | None) -> None:
                 f"  {stored.sealed_unchecked} keyrings sealed under the review-host key were not"
                 " checked: run this on the review host to check them."
             )
+        _echo_bindings(bindings)
         sequence = _record_check(session, ok=ok, entries=chain.entries)
     if sequence is None:
         # The auditors' read-only role: the checks stand, only their trace is missing.
@@ -95,6 +102,29 @@ def audit_verify(expected_head: str | None, head_file: Path | None) -> None:
         click.echo(f"This check was recorded as audit entry {sequence}.")
     if not ok:
         raise SystemExit(1)
+
+
+def _scan_bindings(session: Session, host_key: HostKey | None) -> BindingScan | None:
+    """The rows' review-host bindings checked, or None off the review host (no host key)."""
+    if host_key is None:
+        return None
+    return scan_bindings(session, binding_key(host_key))
+
+
+def _echo_bindings(bindings: BindingScan | None) -> None:
+    if bindings is None:
+        click.echo("Row bindings: not checked (no review-host key): run this on the review host.")
+        return
+    _echo_summary(
+        f"Row bindings: {bindings.checked} bound rows checked, "
+        f"{_outcome(bindings.problems, 'all match')}",
+        bindings.problems,
+    )
+    if bindings.unbound:
+        click.echo(
+            f"  {bindings.unbound} rows not bound yet: no inspector has opened them since"
+            " bindings began."
+        )
 
 
 def _record_check(session: Session, *, ok: bool, entries: int) -> int | None:

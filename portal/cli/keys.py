@@ -23,6 +23,9 @@ from portal.cli.users import add_account, recovery_identity, recovery_options
 from portal.crypto.keys import AnyIdentity
 from portal.crypto.scrypt import DEFAULT_WORK_FACTOR, MAX_WORK_FACTOR
 from portal.custody import epochs, recovery
+from portal.custody.bindings import binding_key
+from portal.custody.host_key import HostKey
+from portal.custody.host_key import load_existing as load_existing_host_key
 from portal.models import EpochState, KeyEpoch, Role
 from portal.recipients import read_recipients
 from portal.services import rekeying, transaction
@@ -144,7 +147,8 @@ def keys_rekey(passphrase_file: Path | None, recovery_file: Path | None) -> None
     require_current_schema(settings.database_url)
     identity = recovery_identity(settings, given_passphrase(passphrase_file), recovery_file)
     with database_session(settings) as session:
-        move, retiring = _planned_move(session, identity)
+        host_key = load_existing_host_key(settings.instance_dir)
+        move, retiring = _planned_move(session, identity, host_key)
         if move is None:
             click.echo("Nothing to re-key: no previous key epoch is waiting to be retired.")
             return
@@ -178,7 +182,7 @@ def keys_rekey(passphrase_file: Path | None, recovery_file: Path | None) -> None
 
 
 def _planned_move(
-    session: Session, identity: AnyIdentity
+    session: Session, identity: AnyIdentity, host_key: HostKey | None
 ) -> tuple[rekeying.Move | None, list[KeyEpoch]]:
     """What to move where, from the recovery recipient's grants; (None, []) if nothing."""
     current = epochs.current_epoch(session)
@@ -195,6 +199,7 @@ def _planned_move(
         old=[held[epoch.number] for epoch in retiring],
         new=[crypto.parse_recipient(current.recipient)],
         readers=list(held.values()),
+        bindings=None if host_key is None else binding_key(host_key),
     )
     return move, retiring
 

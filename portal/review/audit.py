@@ -8,11 +8,12 @@ from sqlalchemy import func, select
 from portal.custody import audit_signing
 from portal.models import AuditEntry, Role
 from portal.request_db import get_session
-from portal.review.context import current_time, review_context
+from portal.review.context import binding_key, current_time, review_context
 from portal.review.forms import ConfirmForm
 from portal.review.guard import current_reviewer, requires
 from portal.services import transaction
 from portal.services.audit import AuditAction, record, verify_chain
+from portal.services.binding_audit import scan_bindings
 from portal.services.integrity import check_stored_ciphertexts
 
 blueprint = Blueprint("audit", __name__, url_prefix="/audit")
@@ -52,14 +53,21 @@ def verify() -> str:
     ciphertext_problems = check_stored_ciphertexts(
         db, review_context().blobs, review_context().host_key
     )
+    bindings = scan_bindings(db, binding_key())
     record(
         db,
         actor=current_reviewer().username,
         action=AuditAction.AUDIT_VERIFIED,
-        detail={"ok": chain.ok and not ciphertext_problems, "entries": chain.entries},
+        detail={
+            "ok": chain.ok and not ciphertext_problems and bindings.ok,
+            "entries": chain.entries,
+        },
         now=current_time(),
     )
     transaction.finish(db)
     return render_template(
-        "audit_verified.html", chain=chain, ciphertext_problems=ciphertext_problems
+        "audit_verified.html",
+        chain=chain,
+        ciphertext_problems=ciphertext_problems,
+        bindings=bindings,
     )

@@ -22,12 +22,18 @@ from werkzeug.wrappers import Response as BaseResponse
 from portal import crypto, domain
 from portal.models import Attachment, Author, Outcome, Priority, Report, ReportStatus
 from portal.request_db import get_session
-from portal.review.context import current_time, review_context, sealing_recipients
+from portal.review.context import (
+    binding_key,
+    current_time,
+    review_context,
+    sealing_recipients,
+)
 from portal.review.forms import LinkForm, NoteForm, ReplyForm, TriageForm
 from portal.review.guard import READERS, current_reviewer, reader_keys, requires
 from portal.services import casework, reviewers, transaction
 from portal.services.audit import AuditAction, record
-from portal.services.followup import FollowUpClosed, add_message, read_thread
+from portal.services.bindings import BOUND_DETAIL, CaseReader
+from portal.services.followup import FollowUpClosed, add_message
 from portal.services.inbox import deadline_states
 
 blueprint = Blueprint("casework", __name__, url_prefix="/reports")
@@ -69,9 +75,10 @@ def _render_report(
     link_form: LinkForm | None = None,
     status: int = 200,
 ) -> str:
-    identities, db = _identities(), get_session()
-    document = casework.read_report(report, identities)
-    _audit(AuditAction.REPORT_VIEWED, report)
+    db = get_session()
+    reader = _reader(report)
+    case = casework.open_case(report, reader)
+    _audit(AuditAction.REPORT_VIEWED, report, **_bound(reader))
     transaction.finish(db)
     acknowledge, feedback = deadline_states(
         report, review_context().deadlines, current_time().date()
@@ -79,12 +86,12 @@ def _render_report(
     return render_template(
         "report.html",
         report=report,
-        document=document,
-        answers=casework.answer_rows(document),
+        report_problem=case.problem,
+        answers=casework.answer_rows(case.document) if case.document is not None else [],
         region_label=domain.label_of(domain.REGIONS, report.region or ""),
-        attachments=casework.read_attachments(report, identities),
-        thread=read_thread(db, report, identities),
-        notes=casework.read_notes(report, identities),
+        attachments=case.attachments,
+        thread=case.thread,
+        notes=case.notes,
         related=casework.related_reports(db, report),
         acknowledge=acknowledge,
         feedback=feedback,
@@ -93,6 +100,24 @@ def _render_report(
         triage_form=triage_form or _triage_form(report),
         link_form=link_form or LinkForm(prefix="link"),
     ), status  # type: ignore[return-value]
+
+
+def _reader(report: Report, *, binding: bool = True) -> CaseReader:
+    return CaseReader(get_session(), report, _identities(), binding_key(), binding=binding)
+
+
+def _bound(reader: CaseReader) -> dict[str, int]:
+    """The audit detail of a view that bound rows: how many (see `portal.services.bindings`)."""
+    return {BOUND_DETAIL: reader.bound} if reader.bound else {}
+
+
+def _refused(report: Report, what: str, problem: str) -> tuple[str, int]:
+    """The plain page refusing `what` because a row of `report` failed its integrity check.
+    Nothing is kept of the request (the transaction is not finished)."""
+    current_app.logger.warning(
+        "Report %s: %s refused, a row failed its integrity check", report.id, what
+    )
+    return render_template("integrity_refused.html", report=report, what=what, problem=problem), 409
 
 
 def _triage_form(report: Report) -> TriageForm:
@@ -117,16 +142,16 @@ def _triage_form(report: Report) -> TriageForm:
 
 @blueprint.get("/<uuid:report_id>/files/<uuid:attachment_id>")
 @requires(*READERS)
-def download(report_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
+def download(report_id: uuid.UUID, attachment_id: uuid.UUID) -> Response | tuple[str, int]:
     """The file, decrypted as it is sent; always a download, never shown in the browser."""
     report = _report(report_id)
     attachment = get_session().get(Attachment, attachment_id)
     if attachment is None or attachment.report_id != report.id:
         abort(404)
+    details = casework.read_attachment(attachment, _reader(report, binding=False))
+    if isinstance(details, casework.Withheld):
+        return _refused(report, "this download", details.problem)
     identities = _identities()
-    (details,) = [
-        view for view in casework.read_attachments(report, identities) if view.id == attachment.id
-    ]
     try:
         chunks = casework.open_attachment(review_context().blobs, details, identities)
     except casework.BlobMismatch:
@@ -167,24 +192,31 @@ def _attachment_disposition(name: str, content_type: str | None) -> str:
 
 @blueprint.post("/<uuid:report_id>/reply")
 @requires(*READERS)
-def reply(report_id: uuid.UUID) -> str | BaseResponse:
+def reply(report_id: uuid.UUID) -> str | tuple[str, int] | BaseResponse:
     report, form = _report(report_id), ReplyForm(prefix="reply")
     if not form.validate_on_submit():
         return _render_report(report, reply_form=form, status=400)
+    db = get_session()
+    reader = _reader(report)
+    # Every row is checked (and bound on first read) before the reply, which is bound at once.
+    case = casework.open_case(report, reader)
+    if case.problem is not None:
+        return _refused(report, "this reply", case.problem)
     try:
-        add_message(
-            get_session(),
+        message = add_message(
+            db,
             report,
             author=Author.INSPECTOR,
             text=form.text.data,
-            recipients=sealing_recipients(get_session()),
+            recipients=sealing_recipients(db),
             today=current_time().date(),
         )
     except FollowUpClosed:
         form.text.errors = ["The submitter has ended follow-up: no reply can reach them."]
         return _render_report(report, reply_form=form, status=400)
-    _audit(AuditAction.REPLY_SENT, report)
-    transaction.finish(get_session())
+    reader.bind_new(message)
+    _audit(AuditAction.REPLY_SENT, report, **_bound(reader))
+    transaction.finish(db)
     return redirect(url_for("casework.report", report_id=report.id, _anchor="conversation"))
 
 
@@ -194,16 +226,20 @@ def note(report_id: uuid.UUID) -> str | BaseResponse:
     report, form = _report(report_id), NoteForm(prefix="note")
     if not form.validate_on_submit():
         return _render_report(report, note_form=form, status=400)
-    casework.add_note(
-        get_session(),
+    db = get_session()
+    reader = _reader(report)
+    casework.open_case(report, reader)  # earlier rows are bound before the new note is
+    note = casework.add_note(
+        db,
         report,
         author=current_reviewer(),
         text=form.text.data,
-        recipients=sealing_recipients(get_session()),
+        recipients=sealing_recipients(db),
         today=current_time().date(),
     )
-    _audit(AuditAction.NOTE_ADDED, report)
-    transaction.finish(get_session())
+    reader.bind_new(note)
+    _audit(AuditAction.NOTE_ADDED, report, **_bound(reader))
+    transaction.finish(db)
     return redirect(url_for("casework.report", report_id=report.id, _anchor="notes"))
 
 

@@ -13,6 +13,8 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from portal import crypto
+from portal.custody.bindings import BindingKey
+from portal.custody.bindings import binding_key as derive_binding_key
 from portal.custody.epochs import current_epoch
 from portal.custody.host_key import HostKey
 from portal.services.blobs import BlobStore
@@ -70,3 +72,8 @@ def review_context() -> ReviewContext:
 def current_time() -> datetime.datetime:
     """The review site's now (naive UTC), from its context's clock."""
     return review_context().clock()
+
+
+def binding_key() -> BindingKey:
+    """The review host's key for row bindings (derived from the review-host key)."""
+    return derive_binding_key(review_context().host_key)

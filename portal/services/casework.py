@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from portal import crypto, domain
 from portal.models import (
+    Attachment,
+    Author,
     Note,
     Outcome,
     Priority,
@@ -26,8 +29,10 @@ from portal.models import (
     ReportStatus,
     Reviewer,
 )
+from portal.services.bindings import CaseReader
 from portal.services.blobs import BlobStore
-from portal.services.documents import DOCUMENT_VERSION, seal_document, unseal_document
+from portal.services.contexts import note_context
+from portal.services.documents import DOCUMENT_VERSION, seal_document
 from portal.services.positions import next_position
 
 MAX_LABELS_LENGTH = 200
@@ -64,9 +69,44 @@ class NoteView:
     text: str
 
 
-def read_report(report: Report, identities: Sequence[crypto.Identity]) -> dict[str, Any]:
-    """The report's sealed document: kind, urgent, region and the answers."""
-    return unseal_document(report.content, identities, bound_to={"report_id": str(report.id)})
+@dataclass(frozen=True)
+class MessageView:
+    author: Author
+    sent_on: datetime.date
+    text: str
+    file_count: int
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """A row that failed its integrity check, shown as a warning in its place."""
+
+    problem: str
+
+
+@dataclass(frozen=True)
+class Case:
+    """A report as the review site shows it, every sealed row checked (`CaseReader`)."""
+
+    document: dict[str, Any] | None
+    """The report's document; None if the report failed its check (`problem`)."""
+    problem: str | None
+    attachments: list[AttachmentView | Withheld]
+    thread: list[MessageView | Withheld]
+    notes: list[NoteView | Withheld]
+
+
+def open_case(report: Report, reader: CaseReader) -> Case:
+    """Every sealed row of `report`, each checked (and bound on first read) by `reader`."""
+    document, problem = reader.open(report)
+    attachments = read_attachments(report, reader)
+    return Case(
+        document=document,
+        problem=problem,
+        attachments=attachments,
+        thread=read_conversation(report, reader, attachments),
+        notes=read_notes(report, reader),
+    )
 
 
 @dataclass(frozen=True)
@@ -103,23 +143,48 @@ def _unknown(answers: dict[str, Any]) -> list[tuple[str, tuple[str, None]]]:
     return [(name, (name, None)) for name in answers if name not in domain.QUESTIONS]
 
 
-def read_attachments(report: Report, identities: Sequence[crypto.Identity]) -> list[AttachmentView]:
-    views = []
-    for attachment in report.attachments:
-        details = unseal_document(
-            attachment.details, identities, bound_to={"attachment_id": str(attachment.id)}
-        )
+def read_attachments(report: Report, reader: CaseReader) -> list[AttachmentView | Withheld]:
+    return [read_attachment(attachment, reader) for attachment in report.attachments]
+
+
+def read_attachment(attachment: Attachment, reader: CaseReader) -> AttachmentView | Withheld:
+    """One file's description, checked by `reader`."""
+    details, problem = reader.open(attachment)
+    if details is None:
+        return Withheld(problem or "")
+    return AttachmentView(
+        id=attachment.id,
+        message_id=attachment.message_id,
+        name=str(details["name"]),
+        content_type=str(details["content_type"]),
+        size=int(details["size"]),
+        metadata_removed=bool(details["metadata_removed"]),
+        metadata_note=str(details["metadata_note"]),
+        blob_sha256=str(details["blob_sha256"]),
+        chunks_sha256=details.get("chunks_sha256"),
+    )
+
+
+def read_conversation(
+    report: Report, reader: CaseReader, attachments: Sequence[AttachmentView | Withheld]
+) -> list[MessageView | Withheld]:
+    """The conversation, oldest first; each message counts its files among `attachments`
+    (the report's, as read: a file that failed its check counts for no message)."""
+    file_counts = Counter(
+        view.message_id for view in attachments if isinstance(view, AttachmentView)
+    )
+    views: list[MessageView | Withheld] = []
+    for message in report.messages:
+        document, problem = reader.open(message)
+        if document is None:
+            views.append(Withheld(problem or ""))
+            continue
         views.append(
-            AttachmentView(
-                id=attachment.id,
-                message_id=attachment.message_id,
-                name=str(details["name"]),
-                content_type=str(details["content_type"]),
-                size=int(details["size"]),
-                metadata_removed=bool(details["metadata_removed"]),
-                metadata_note=str(details["metadata_note"]),
-                blob_sha256=str(details["blob_sha256"]),
-                chunks_sha256=details.get("chunks_sha256"),
+            MessageView(
+                author=message.author,
+                sent_on=message.sent_on,
+                text=str(document["text"]),
+                file_count=file_counts[message.id],
             )
         )
     return views
@@ -158,10 +223,13 @@ def _closing(chunks: Iterator[bytes], source: Any) -> Iterator[bytes]:
         yield from chunks
 
 
-def read_notes(report: Report, identities: Sequence[crypto.Identity]) -> list[NoteView]:
-    views = []
+def read_notes(report: Report, reader: CaseReader) -> list[NoteView | Withheld]:
+    views: list[NoteView | Withheld] = []
     for note in report.notes:
-        document = unseal_document(note.content, identities, bound_to={"note_id": str(note.id)})
+        document, problem = reader.open(note)
+        if document is None:
+            views.append(Withheld(problem or ""))
+            continue
         views.append(
             NoteView(
                 author=note.author.username if note.author else "(removed account)",
@@ -181,16 +249,17 @@ def add_note(
     recipients: Sequence[crypto.Recipient],
     today: datetime.date,
 ) -> Note:
-    note_id = uuid.uuid4()
     note = Note(
-        id=note_id,
+        id=uuid.uuid4(),
+        report_id=report.id,
         report=report,
         position=next_position(session, Note.position, Note.report_id, report.id),
+        author_id=author.id,
         author=author,
         written_on=today,
-        content=seal_document(
-            {"version": DOCUMENT_VERSION, "note_id": str(note_id), "text": text}, recipients
-        ),
+    )
+    note.content = seal_document(
+        {"version": DOCUMENT_VERSION, **note_context(note), "text": text}, recipients
     )
     session.add(note)
     return note

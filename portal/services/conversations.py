@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from portal import crypto
 from portal.models import Attachment, Author, Message, Report
+from portal.services.contexts import message_context_of
 from portal.services.documents import DOCUMENT_VERSION, seal_document
 from portal.services.followup import FollowUpClosed, ThreadEntry, thread_entry
 from portal.services.intake import ReceivedFile
@@ -82,7 +83,7 @@ def read_conversation(
     if _on_postgresql(session):
         rows = session.execute(
             sql_text(
-                "SELECT message_id, author, sent_on, content, file_count"
+                'SELECT message_id, "position", author, sent_on, content, file_count'
                 ' FROM portal_followup_thread(:lookup) ORDER BY "position"'
             ),
             {"lookup": conversation.lookup},
@@ -95,14 +96,28 @@ def read_conversation(
             .scalar_subquery()
         )
         rows = session.execute(
-            select(Message.id, Message.author, Message.sent_on, Message.content, file_count)
+            select(
+                Message.id,
+                Message.position,
+                Message.author,
+                Message.sent_on,
+                Message.content,
+                file_count,
+            )
             .join(Report, Report.id == Message.report_id)
             .where(Report.codename_hash == conversation.lookup, Report.reply_recipient.is_not(None))
             .order_by(Message.position)
         ).all()
     return [
-        thread_entry(message_id, Author(author), sent_on, content, count, identities=identities)
-        for message_id, author, sent_on, content, count in rows
+        thread_entry(
+            message_context_of(message_id, conversation.report_id, position, Author(author)),
+            Author(author),
+            sent_on,
+            content,
+            count,
+            identities=identities,
+        )
+        for message_id, position, author, sent_on, content, count in rows
     ]
 
 
@@ -124,9 +139,10 @@ def add_submitter_message(
     """
     readers = [*recipients, crypto.parse_recipient(conversation.reply_recipient)]
     message_id = uuid.uuid4()
-    content = seal_document(
-        {"version": DOCUMENT_VERSION, "message_id": str(message_id), "text": text}, readers
+    context = message_context_of(
+        message_id, conversation.report_id, conversation.next_position, Author.SUBMITTER
     )
+    content = seal_document({"version": DOCUMENT_VERSION, **context, "text": text}, readers)
     if _on_postgresql(session):
         _add_through_function(session, conversation, message_id, content, today)
     else:

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 
 from portal import crypto
 from portal.models import Attachment, Author, Message, Report
-from portal.services.documents import DOCUMENT_VERSION, seal_document, unseal_document
+from portal.services.contexts import Context, message_context
+from portal.services.documents import (
+    DOCUMENT_VERSION,
+    DocumentError,
+    seal_document,
+    unseal_document,
+)
 from portal.services.intake import ReceivedFile
 from portal.services.positions import next_position
 from portal.services.reports import add_attachments
@@ -32,7 +38,8 @@ class FollowUpClosed(Exception):
 class ThreadEntry:
     author: Author
     sent_on: datetime.date
-    text: str
+    text: str | None
+    """None when the message failed its check and is withheld."""
     file_count: int
 
 
@@ -50,7 +57,7 @@ def read_thread(
     )
     return [
         thread_entry(
-            message.id,
+            message_context(message),
             message.author,
             message.sent_on,
             message.content,
@@ -62,7 +69,7 @@ def read_thread(
 
 
 def thread_entry(
-    message_id: uuid.UUID,
+    context: Context,
     author: Author,
     sent_on: datetime.date,
     content: bytes,
@@ -70,9 +77,13 @@ def thread_entry(
     *,
     identities: Sequence[crypto.Identity],
 ) -> ThreadEntry:
-    """One message of a conversation, decrypted; refused (DocumentError) if its ciphertext
-    names another message."""
-    document = unseal_document(content, identities, bound_to={"message_id": str(message_id)})
+    """One message of a conversation, decrypted, or withheld (text None) when its ciphertext
+    does not open or was sealed for another place than `context` says (moved, relabelled or
+    reordered in the database)."""
+    try:
+        document = unseal_document(content, identities, bound_to=context)
+    except (crypto.AgeError, DocumentError):
+        return ThreadEntry(author=author, sent_on=sent_on, text=None, file_count=file_count)
     return ThreadEntry(
         author=author, sent_on=sent_on, text=str(document["text"]), file_count=file_count
     )
@@ -96,19 +107,19 @@ def add_message(
     if report.reply_recipient is None:
         raise FollowUpClosed("the submitter has ended follow-up on this report")
     readers = [*recipients, crypto.parse_recipient(report.reply_recipient)]
-    message_id = uuid.uuid4()
     message = Message(
-        id=message_id,
+        id=uuid.uuid4(),
+        report_id=report.id,
         report=report,
         position=next_position(session, Message.position, Message.report_id, report.id),
         author=author,
         sent_on=today,
-        content=seal_document(
-            {"version": DOCUMENT_VERSION, "message_id": str(message_id), "text": text}, readers
-        ),
+    )
+    message.content = seal_document(
+        {"version": DOCUMENT_VERSION, **message_context(message), "text": text}, readers
     )
     session.add(message)
     if files:
         session.flush()  # the message's row before its files' rows, which refer to it
-    add_attachments(session, report.id, files, recipients, message_id=message_id)
+    add_attachments(session, report.id, files, recipients, message_id=message.id)
     return message

@@ -10,7 +10,9 @@ One exception, once: a file description written before descriptions recorded the
 blob's encrypted chunks names the whole blob's hash, which a header rewrite changes. Such a
 description is opened and sealed again with the chunks' hash added (a small document, never a
 file's content). From then on a blob and its description can be moved in either order, and a
-run cut short between the two leaves both readable.
+run cut short between the two leaves both readable. Such a description's row binding (which
+covers the description's payload) is made again when run on the review host (`Move.bindings`).
+Every other binding survives re-keying: it covers a payload, which a header rewrite keeps.
 
 Nothing here commits: `batches` yields after each batch, and the command that runs it (the
 transaction's owner) finishes the transaction there.
@@ -29,8 +31,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from portal import crypto
+from portal.custody.bindings import BindingKey
 from portal.files import sync_directory
 from portal.models import Attachment, Message, Note, ReportContent
+from portal.services.bindings import bind, binding_problem
 from portal.services.blobs import BlobStore
 from portal.services.documents import seal_document, unseal_document
 
@@ -65,6 +69,9 @@ class Move:
     old: Sequence[crypto.Identity]
     new: Sequence[crypto.Recipient]
     readers: Sequence[crypto.Identity]
+    bindings: BindingKey | None = None
+    """The review host's binding key, when run there: a description sealed again (above) whose
+    binding matched is bound again. Elsewhere its binding is left, and fails from then on."""
 
 
 def batches(session: Session, blobs: BlobStore, move: Move) -> Iterator[Progress]:
@@ -106,13 +113,21 @@ def _descriptions(
         ):
             bound = {"attachment_id": str(attachment.id)}
             document = unseal_document(attachment.details, move.readers, bound_to=bound)
+            rebind = False
             if "chunks_sha256" in document:
                 moved = crypto.rekey(attachment.details, move.old, move.new)
             else:
                 document["chunks_sha256"] = blobs.chunks_sha256_of(attachment.id)
                 moved = seal_document(document, move.new)
+                rebind = (
+                    move.bindings is not None
+                    and attachment.binding is not None
+                    and binding_problem(attachment, move.bindings) is None
+                )
             if moved is not None:
                 attachment.details = moved
+                if rebind and move.bindings is not None:
+                    bind(attachment, move.bindings)
                 progress.moved += 1
             progress.done += 1
         session.flush()

@@ -19,6 +19,7 @@ from portal import crypto
 from portal.models import Attachment, Report, ReportKind
 from portal.services import transaction
 from portal.services.codenames import CodenameKeys
+from portal.services.contexts import attachment_context, report_context
 from portal.services.documents import DOCUMENT_VERSION, seal_document
 from portal.services.intake import ReceivedFile
 
@@ -42,29 +43,28 @@ def store_report(
     today: datetime.date,
 ) -> Report:
     """Add `new_report` with its files; the caller's `transaction.finish` keeps both or neither."""
-    report_id = uuid.uuid4()
+    report = Report(
+        id=uuid.uuid4(),
+        kind=new_report.kind,
+        urgent=new_report.urgent,
+        region=new_report.region,
+        received_on=today,
+        codename_hash=codename_keys.lookup,
+        reply_recipient=str(codename_keys.reply_identity.recipient()),
+    )
     document = {
         "version": DOCUMENT_VERSION,
-        "report_id": str(report_id),
+        **report_context(report),
         "kind": new_report.kind.value,
         "urgent": new_report.urgent,
         "region": new_report.region,
         "answers": new_report.answers,
     }
-    report = Report(
-        id=report_id,
-        kind=new_report.kind,
-        urgent=new_report.urgent,
-        region=new_report.region,
-        received_on=today,
-        content=seal_document(document, recipients),
-        codename_hash=codename_keys.lookup,
-        reply_recipient=str(codename_keys.reply_identity.recipient()),
-    )
+    report.content = seal_document(document, recipients)
     session.add(report)
     if files:
         session.flush()  # the report's row before its files' rows, which refer to it
-    add_attachments(session, report_id, files, recipients)
+    add_attachments(session, report.id, files, recipients)
     return report
 
 
@@ -79,12 +79,8 @@ def add_attachments(
     stage each blob to be published with them. The report's row (and the message's) must be
     stored, or flushed, first."""
     for file in files:
-        session.add(
-            Attachment(
-                id=file.blob.id,
-                report_id=report_id,
-                message_id=message_id,
-                details=seal_document(file.description(), recipients),
-            )
-        )
+        attachment = Attachment(id=file.blob.id, report_id=report_id, message_id=message_id)
+        document = file.description() | attachment_context(attachment)
+        attachment.details = seal_document(document, recipients)
+        session.add(attachment)
         transaction.stage(session, file.blob)

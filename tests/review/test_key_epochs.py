@@ -220,6 +220,7 @@ def test_rekey_interrupted_anywhere_then_resumed_moves_everything_and_retires_th
         _submit(settings, canary)
     session.rollback()
     epoch_one = [recovered]
+    author = session.scalars(select(Reviewer)).first()
     for report_id in _report_ids(session):
         report = session.get_one(ReportContent, report_id).report
         recipients = [recovered.recipient()]
@@ -234,7 +235,7 @@ def test_rekey_interrupted_anywhere_then_resumed_moves_everything_and_retires_th
         add_note(
             session,
             report,
-            author=None,  # type: ignore[arg-type]
+            author=author,  # type: ignore[arg-type]
             text="note",
             recipients=recipients,
             today=report.received_on,

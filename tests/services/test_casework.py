@@ -29,6 +29,7 @@ from portal.services import transaction
 from portal.services.blobs import BlobStore
 from portal.services.casework import (
     MAX_LABELS_LENGTH,
+    AttachmentView,
     BlobMismatch,
     Triage,
     TriageError,
@@ -36,14 +37,13 @@ from portal.services.casework import (
     change_triage,
     link_reports,
     open_attachment,
-    read_attachments,
     related_reports,
     unlink_reports,
 )
-from portal.services.documents import DocumentError
 from portal.services.followup import add_message
 from portal.services.intake import UploadPolicy
 from tests.services.conftest import TODAY, StoreReport, receive
+from tests.support.casework import case_of, problems
 
 DAY = datetime.timedelta(days=1)
 INSPECTOR_ID = uuid.uuid4()
@@ -349,7 +349,11 @@ def test_attachments_are_read_back_as_they_were_sent(
     session.expire_all()
 
     # When the inspector reads the descriptions and opens each file
-    views = {view.name: view for view in read_attachments(report, [inspectorate_identity])}
+    views = {
+        view.name: view
+        for view in case_of(session, report, [inspectorate_identity]).attachments
+        if isinstance(view, AttachmentView)
+    }
     opened = {
         name: b"".join(open_attachment(blobs, view, [inspectorate_identity]))
         for name, view in views.items()
@@ -372,8 +376,9 @@ def test_a_blob_swapped_for_another_attachments_is_refused_before_a_byte_is_read
     # Given two reports' files, the second's blob copied over the first's
     first, _ = stored_report([receive(upload_policy, b"the first file")])
     second, _ = stored_report([receive(upload_policy, b"another file entirely")])
-    (target,) = read_attachments(first, [inspectorate_identity])
-    (other,) = read_attachments(second, [inspectorate_identity])
+    (target,) = case_of(session, first, [inspectorate_identity]).attachments
+    (other,) = case_of(session, second, [inspectorate_identity]).attachments
+    assert isinstance(target, AttachmentView) and isinstance(other, AttachmentView)
     blobs.path_of(target.id).write_bytes(blobs.path_of(other.id).read_bytes())
 
     # When the first is opened, then it is refused
@@ -401,19 +406,21 @@ def test_a_description_moved_onto_another_attachment_is_refused(
     second.details = first.details
     transaction.finish(session)
 
-    # When the descriptions are read, then it is refused rather than shown under another name
-    with pytest.raises(DocumentError):
-        read_attachments(report, [inspectorate_identity])
+    # When the descriptions are read, then it is withheld rather than shown under another name
+    attachments = case_of(session, report, [inspectorate_identity]).attachments
+    assert problems(attachments) == ["copied from another file's description"]
 
 
 def test_a_key_that_does_not_open_the_file_fails_before_anything_is_sent(
     stored_report: StoreReport,
+    session: Session,
     upload_policy: UploadPolicy,
     blobs: BlobStore,
     inspectorate_identity: crypto.HybridIdentity,
 ) -> None:
     report, _keys = stored_report([receive(upload_policy, b"for the inspectorate")])
-    (view,) = read_attachments(report, [inspectorate_identity])
+    (view,) = case_of(session, report, [inspectorate_identity]).attachments
+    assert isinstance(view, AttachmentView)
 
     with pytest.raises(crypto.NoIdentityMatch):
         open_attachment(blobs, view, [crypto.generate_identity()])

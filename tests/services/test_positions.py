@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from portal import crypto
 from portal.db import make_engine
-from portal.models import Author, Message, Note, Report, ReportKind
+from portal.models import Author, Message, Note, Report, ReportKind, Reviewer, Role
 from portal.services import transaction
 from portal.services.casework import add_note
 from portal.services.followup import add_message
@@ -107,11 +107,18 @@ def test_notes_take_the_next_position_after_the_last(
     session: Session, inspectorate_identity: crypto.HybridIdentity
 ) -> None:
     report_id = _open_report(session, inspectorate_identity)
+    author = Reviewer(
+        id=uuid.uuid4(),
+        username="ada",
+        role=Role.INSPECTOR,
+        created_at=datetime.datetime(2026, 1, 1),
+    )
+    session.add(author)
     for text in ("first", "second", "third"):
         add_note(
             session,
             session.get_one(Report, report_id),
-            author=None,  # type: ignore[arg-type]
+            author=author,
             text=text,
             recipients=[inspectorate_identity.recipient()],
             today=TODAY,

@@ -17,11 +17,12 @@ from portal import crypto
 from portal.models import Attachment, Report, ReportContent, ReportKind, ReportStatus
 from portal.services import transaction
 from portal.services.blobs import BlobStore, StorageUnavailable
-from portal.services.casework import read_report
-from portal.services.documents import DocumentError, unseal_document
+from portal.services.contexts import attachment_context
+from portal.services.documents import unseal_document
 from portal.services.intake import UploadPolicy
 from portal.services.reports import NewReport, store_report
 from tests.services.conftest import TODAY, files_in, new_codename_keys, receive
+from tests.support.casework import case_of
 
 
 def canary() -> str:
@@ -157,9 +158,9 @@ def test_each_file_is_described_under_its_blobs_id_and_kept_with_the_report(
         details = unseal_document(
             attachment.details,
             [inspectorate_identity],
-            bound_to={"attachment_id": str(file.blob.id)},
+            bound_to=attachment_context(attachment),
         )
-        assert details == file.description()
+        assert details == file.description() | attachment_context(attachment)
         stored = crypto.decrypt(blobs.path_of(file.blob.id).read_bytes(), [inspectorate_identity])
         assert len(stored) == file.size
 
@@ -259,6 +260,8 @@ def test_a_report_moved_onto_another_row_is_refused(
     transaction.finish(session)
 
     # When the second is read, then it is refused rather than shown with the first's answers
-    assert read_report(first, [inspectorate_identity])["answers"] == {"n": 1}
-    with pytest.raises(DocumentError):
-        read_report(second, [inspectorate_identity])
+    first_case = case_of(session, first, [inspectorate_identity])
+    assert first_case.document is not None and first_case.document["answers"] == {"n": 1}
+    second_case = case_of(session, second, [inspectorate_identity])
+    assert second_case.document is None
+    assert second_case.problem == "moved from another report"

@@ -9,7 +9,7 @@ import secrets
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal import create_submit_app, crypto, request_db
@@ -84,6 +84,22 @@ def test_a_reply_is_read_with_the_codename_and_only_its_holder_can_decrypt_it(
     )
     with pytest.raises(crypto.NoIdentityMatch):
         unseal_document(message.content, [other.reply_identity])
+
+
+def test_a_reply_relabelled_in_the_database_is_withheld_from_the_submitter(
+    client: FlaskClient, session: Session, inspectorate_identity: crypto.HybridIdentity
+) -> None:
+    """A database writer who relabels an inspector's reply as the submitter's own words (or
+    moves or reorders it) gets a warning shown in its place, never the text and never a 500."""
+    codename = submit_report(client)
+    message = inspector_replies(session, inspectorate_identity, "genuine reply 5f1c")
+    session.execute(update(Message).where(Message.id == message.id).values(author=Author.SUBMITTER))
+    session.commit()
+
+    page = sign_in(client, codename)
+
+    assert "genuine reply 5f1c" not in page
+    assert "This message cannot be shown" in page
 
 
 def test_the_submitter_sends_a_message_with_a_file(
