@@ -91,7 +91,8 @@ def test_verify_on_a_clean_database_exits_0_prints_the_head_and_logs_the_check(
         f"Audit log: 3 entries, chain intact. Head: {head}",
         "Signatures: 3 of 3 entries signed, checked with this review host's key",
         "Stored ciphertexts: 1 checked, all well-formed age files",
-        "Row bindings: not checked (no review-host key): run this on the review host.",
+        "Row bindings: 0 bound rows checked, all match",
+        "  1 rows not bound yet: no inspector has opened them since bindings began.",
         f"This check was recorded as audit entry {_entries(settings)[-1].sequence}.",
     ]
     last = _entries(settings)[-1]
