@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal import create_submit_app, crypto, request_db
+from portal import crypto
 from portal.accounts import passwords, totp
 from portal.cli import main
 from portal.config import Settings
@@ -44,7 +44,7 @@ from portal.services.followup import add_message
 from tests.review.conftest import START, Account, Clock, reviewer_row, sign_in
 from tests.support.environment import environment_for
 from tests.support.pages import csrf_token
-from tests.support.submitting import Upload, answers_for, post_form
+from tests.support.submitting import submit_with_file
 
 PASSPHRASE = "a recovery passphrase for the epoch tests"
 
@@ -61,19 +61,6 @@ def recovered(settings: Settings, tmp_path: Path) -> crypto.Identity:
 def _portal(settings: Settings, *args: str) -> Result:
     env = {**environment_for(settings), "PORTAL_RECOVERY_PASSPHRASE": PASSPHRASE}
     return CliRunner(env=env).invoke(main, list(args))
-
-
-def _submit(settings: Settings, canary: str) -> None:
-    """A report with a file, sent through a submission site started now (it reads the keys
-    folder's recipients file as it starts, as a restarted submission host does)."""
-    app = create_submit_app(settings)
-    post_form(
-        app.test_client(),
-        "/report/other",
-        answers_for("other", canary),
-        [Upload(f"file of {canary}".encode(), f"{canary}.txt", "text/plain")],
-    )
-    request_db.get_engine(app).dispose()
 
 
 def _reader(settings: Settings) -> Account:
@@ -100,7 +87,7 @@ def test_rotation_needs_no_secret_and_every_report_stays_readable(
 ) -> None:
     # Given a reader (from the recovery file, as `portal users add` does) and a report on epoch 1
     account = _reader(settings)
-    _submit(settings, "before-rotation")
+    submit_with_file(settings, "before-rotation")
     before = _keys_folder(settings)
 
     # When the keys are rotated, with no password and no passphrase
@@ -119,7 +106,7 @@ def test_rotation_needs_no_secret_and_every_report_stays_readable(
     assert sorted(held) == [1, 2]
 
     # And a report sent after the submission host restarts with that file goes to epoch 2
-    _submit(settings, "after-rotation")
+    submit_with_file(settings, "after-rotation")
     inspector = review_app.test_client()
     sign_in(inspector, account, clock)
     pages = [inspector.get(f"/reports/{rid}") for rid in _report_ids(session)]
@@ -169,7 +156,7 @@ def test_a_revoked_reviewers_grants_go_at_once_and_a_copy_of_their_keyring_opens
         == 0
     )
     assert _portal(settings, "keys", "rotate").exit_code == 0
-    _submit(settings, "after-revocation")
+    submit_with_file(settings, "after-revocation")
 
     # Then the copied keyring opens no grant, and no report sealed to the new epoch
     session.rollback()
@@ -217,7 +204,7 @@ def test_rekey_interrupted_anywhere_then_resumed_moves_everything_and_retires_th
     # Given reports with files, replies and notes on epoch 1, then a rotation
     _reader(settings)
     for canary in ("first", "second"):
-        _submit(settings, canary)
+        submit_with_file(settings, canary)
     session.rollback()
     epoch_one = [recovered]
     author = session.scalars(select(Reviewer)).first()
@@ -307,7 +294,7 @@ def test_an_administrator_rotates_the_keys_from_the_review_site(
     epoch_two = session.get_one(KeyEpoch, 2)
     assert epoch_two.recipient in rotated.text
     assert [str(r) for r in read_recipients(settings.keys_dir)] == [epoch_two.recipient]
-    _submit(settings, "sealed-to-epoch-two")
+    submit_with_file(settings, "sealed-to-epoch-two")
     (newest,) = _report_ids(session)
     assert "sealed-to-epoch-two" in admin.get(f"/reports/{newest}").text
 

@@ -24,7 +24,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from portal import create_submit_app, crypto, request_db
+from portal import crypto
 from portal.cli import main
 from portal.config import Settings
 from portal.models import (
@@ -43,7 +43,7 @@ from portal.services.followup import add_message
 from tests.review.conftest import Clock, sign_in
 from tests.support.environment import environment_for
 from tests.support.pages import csrf_token
-from tests.support.submitting import Upload, answers_for, post_form
+from tests.support.submitting import submit_with_file
 
 WARNING = "integrity-warning"
 
@@ -64,17 +64,6 @@ class Scene:
     inspectorate: crypto.Recipient
 
 
-def _submit(settings: Settings, canary: str) -> None:
-    app = create_submit_app(settings)
-    post_form(
-        app.test_client(),
-        "/report/other",
-        answers_for("other", canary),
-        [Upload(f"file of {canary}".encode(), f"{canary}.txt", "text/plain")],
-    )
-    request_db.get_engine(app).dispose()
-
-
 @pytest.fixture
 def inspector(review_app: Flask, make_account, clock: Clock) -> FlaskClient:  # type: ignore[no-untyped-def]
     client = review_app.test_client()
@@ -89,8 +78,8 @@ def scene(
     inspector: FlaskClient,
     inspectorate_identity: crypto.HybridIdentity,
 ) -> Scene:
-    _submit(settings, "alpha")
-    _submit(settings, "bravo")
+    submit_with_file(settings, "alpha")
+    submit_with_file(settings, "bravo")
     session.rollback()
     reports = session.scalars(select(Report)).all()
     (a,) = [report for report in reports if _canary(report, inspectorate_identity) == "alpha"]
@@ -455,8 +444,8 @@ def test_a_row_moved_before_any_inspector_opened_it_is_caught_by_its_document(
     inspectorate_identity: crypto.HybridIdentity,
 ) -> None:
     # Given two reports nobody has opened, and a follow-up of one moved to the other
-    _submit(settings, "alpha")
-    _submit(settings, "bravo")
+    submit_with_file(settings, "alpha")
+    submit_with_file(settings, "bravo")
     session.rollback()
     reports = session.scalars(select(Report)).all()
     (a,) = [report for report in reports if _canary(report, inspectorate_identity) == "alpha"]

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, inspect, text
 from werkzeug.test import TestResponse
 
+from portal import create_submit_app, request_db
 from portal.config import Settings
 from tests.support.pages import csrf_token
 
@@ -97,3 +98,16 @@ def _as_bytes(value: object) -> bytes:
     if isinstance(value, bytes | memoryview):
         return bytes(value)
     return str(value).encode()
+
+
+def submit_with_file(settings: Settings, canary: str) -> None:
+    """A report with a file, sent through a submission site started now (it reads the keys
+    folder's recipients file as it starts, as a restarted submission host does)."""
+    app = create_submit_app(settings)
+    post_form(
+        app.test_client(),
+        "/report/other",
+        answers_for("other", canary),
+        [Upload(f"file of {canary}".encode(), f"{canary}.txt", "text/plain")],
+    )
+    request_db.get_engine(app).dispose()
